@@ -1,0 +1,48 @@
+# moodstream: the two commands that do all set-up on a fresh machine are `make demo` and `make test`.
+# Everything they need is installed from here: a Python venv with the project, the Debian packages
+# listed in deploy/local/debian-packages.txt, the Kafka jars (Maven Central) and MinIO (Go proxy).
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: install system-deps stack-up stack-down stack-status lint test test-unit demo clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q -U pip wheel setuptools
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+system-deps:
+	@bash deploy/local/install-system-deps.sh
+
+install: system-deps $(STAMP)
+
+stack-up: install
+	$(BIN)/moodstream stack up
+
+stack-down:
+	$(BIN)/moodstream stack down
+
+stack-status:
+	$(BIN)/moodstream stack status
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+# The whole suite: unit, agent, integration (real Kafka + MinIO), model and regression tests.
+test: install stack-up lint
+	$(BIN)/pytest
+
+# Without the stack: unit and agent tests only (integration tests skip with a reason).
+test-unit: install lint
+	MOODSTREAM_TEST_NO_STACK=1 $(BIN)/pytest
+
+demo: install stack-up
+	$(BIN)/moodstream demo
+
+clean: stack-down
+	rm -rf .moodstream

@@ -1,0 +1,424 @@
+"""The local stack: Apache Kafka 4.1 (KRaft, one node) and MinIO on 127.0.0.1.
+
+Both are built here rather than downloaded as binaries, because only package registries are
+reachable: Kafka's runtime classpath comes from Maven Central (``kafka/pom.xml``), MinIO is
+compiled from source through the Go module proxy. Builds land in ``settings.cache`` (shared by
+every clone on the machine, so a second ``up`` takes seconds); data, logs and pid files land in
+``settings.home`` (one git-ignored folder per clone), and survive ``down`` then ``up``.
+
+Every function here is idempotent: ``up`` on a running stack checks health and returns.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from deploy.exceptions import BuildError, MissingToolError, PortInUseError, StartError
+from streams.settings import Settings
+
+__all__ = [
+    "KAFKA_VERSION",
+    "MINIO_MODULE_VERSION",
+    "ServiceStatus",
+    "ensure_kafka_jars",
+    "ensure_minio_binary",
+    "stack_up",
+    "stack_down",
+    "stack_status",
+]
+
+logger = logging.getLogger(__name__)
+
+KAFKA_VERSION = "4.1.1"
+#: MinIO's community edition is source-only. The Go module proxy serves its repository only at
+#: the final commit of the archived project (after RELEASE.2025-10-15T17-29-55Z, whose tag commit
+#: 9e49d5e7 the proxy refuses with 403); that is the version built here.
+MINIO_MODULE_VERSION = "v0.0.0-20260212201848-7aac2a2c5b7c"
+MAVEN_DEPENDENCY_PLUGIN = "org.apache.maven.plugins:maven-dependency-plugin:3.8.1"
+
+_HERE = Path(__file__).resolve().parent
+_KAFKA_HEAP = "-Xms256m -Xmx512m"
+_START_TIMEOUT_S = 90.0
+
+
+@dataclass(frozen=True)
+class ServiceStatus:
+    """What runs where: one row of ``moodstream stack status``."""
+
+    name: str
+    address: str
+    pid: int | None
+    healthy: bool
+    rss_mb: float | None
+    detail: str = ""
+
+
+# --------------------------------------------------------------------------- tools and builds
+
+
+def _require_tool(name: str, install_hint: str) -> str:
+    path = shutil.which(name)
+    if path is None:
+        raise MissingToolError(f"'{name}' is not on PATH; install {install_hint} and retry.")
+    return path
+
+
+def _kafka_libs(settings: Settings) -> Path:
+    return settings.cache / f"kafka-{KAFKA_VERSION}" / "libs"
+
+
+def _minio_binary(settings: Settings) -> Path:
+    return settings.cache / "bin" / "minio"
+
+
+def ensure_kafka_jars(settings: Settings) -> Path:
+    """Resolve Kafka's runtime classpath from Maven Central into the cache; return the libs folder."""
+    libs = _kafka_libs(settings)
+    marker = libs / ".complete"
+    if marker.exists():
+        return libs
+    mvn = _require_tool("mvn", "Apache Maven (Debian: apt-get install maven)")
+    _require_tool("java", "a Java 17 runtime (Debian: apt-get install openjdk-17-jre-headless)")
+    libs.mkdir(parents=True, exist_ok=True)
+    logger.info("resolving the Kafka %s classpath from Maven Central into %s", KAFKA_VERSION, libs)
+    cmd = [
+        mvn, "-q", "-B", "-f", str(_HERE / "kafka" / "pom.xml"),
+        f"{MAVEN_DEPENDENCY_PLUGIN}:copy-dependencies",
+        "-DincludeScope=runtime", f"-DoutputDirectory={libs}",
+    ]  # fmt: skip
+    result = subprocess.run(cmd, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise BuildError(
+            f"mvn could not resolve the Kafka classpath:\n{result.stdout}{result.stderr}"
+        )
+    if not any(libs.glob(f"kafka_2.13-{KAFKA_VERSION}.jar")):
+        raise BuildError(f"mvn finished but {libs} holds no kafka_2.13-{KAFKA_VERSION}.jar")
+    marker.write_text(KAFKA_VERSION)
+    return libs
+
+
+def ensure_minio_binary(settings: Settings) -> Path:
+    """Build MinIO from source through the Go module proxy into the cache; return the binary."""
+    binary = _minio_binary(settings)
+    stamp = binary.with_name("minio.version")
+    if binary.exists() and stamp.exists() and stamp.read_text().strip() == MINIO_MODULE_VERSION:
+        return binary
+    go = _require_tool("go", "Go 1.24 or newer (https://go.dev/doc/install or Debian golang)")
+    binary.parent.mkdir(parents=True, exist_ok=True)
+    logger.info("building MinIO %s from source (takes a few minutes once)", MINIO_MODULE_VERSION)
+    env = {
+        **os.environ,
+        "CGO_ENABLED": "0",
+        "GOBIN": str(binary.parent),
+        "GOFLAGS": "-buildvcs=false",
+    }
+    result = subprocess.run(
+        [go, "install", f"github.com/minio/minio@{MINIO_MODULE_VERSION}"],
+        capture_output=True, text=True, env=env,
+    )  # fmt: skip
+    if result.returncode != 0 or not binary.exists():
+        raise BuildError(f"go install of MinIO failed:\n{result.stdout}{result.stderr}")
+    stamp.write_text(MINIO_MODULE_VERSION)
+    return binary
+
+
+# --------------------------------------------------------------------------- processes
+
+
+def _pid_file(settings: Settings, name: str) -> Path:
+    return settings.home / name / f"{name}.pid"
+
+
+def _running_pid(settings: Settings, name: str, cmdline_marker: str) -> int | None:
+    """The pid of our ``name`` server if it is alive (and really ours, not a reused pid)."""
+    pid_file = _pid_file(settings, name)
+    try:
+        pid = int(pid_file.read_text())
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except (OSError, ValueError):
+        return None
+    return pid if cmdline_marker in cmdline else None
+
+
+def _rss_mb(pid: int) -> float | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024.0
+    except OSError:
+        return None
+    return None
+
+
+def _port_open(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((host, port)) == 0
+
+
+def _spawn(cmd: list[str], *, log: Path, env: dict[str, str], pid_file: Path) -> subprocess.Popen:
+    """Start a server in its own session (it outlives this process); record its pid."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "ab") as out:
+        proc = subprocess.Popen(
+            cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            env=env, start_new_session=True,
+        )  # fmt: skip
+    pid_file.write_text(str(proc.pid))
+    return proc
+
+
+def _stop(settings: Settings, name: str, marker: str, timeout_s: float = 30.0) -> bool:
+    pid = _running_pid(settings, name, marker)
+    if pid is None:
+        return False
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if _running_pid(settings, name, marker) is None or _is_zombie(pid):
+            break
+        time.sleep(0.2)
+    else:
+        logger.warning("%s (pid %d) ignored SIGTERM for %.0f s; killing it", name, pid, timeout_s)
+        os.kill(pid, signal.SIGKILL)
+    _pid_file(settings, name).unlink(missing_ok=True)
+    return True
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1].startswith("Z")
+    except (OSError, IndexError):
+        return True
+
+
+def _wait(check: Callable[[], bool], what: str, log: Path, pid_alive: Callable[[], bool]) -> None:
+    """Poll ``check`` until it holds; fail at once with the log's tail if the process died."""
+    deadline = time.monotonic() + _START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if check():
+            return
+        if not pid_alive():
+            tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
+            raise StartError(f"{what} exited during start-up; last log lines ({log}):\n{tail}")
+        time.sleep(0.5)
+    raise StartError(f"{what} did not become healthy within {_START_TIMEOUT_S:.0f} s; see {log}")
+
+
+# --------------------------------------------------------------------------- Kafka
+
+_KAFKA_MARKER = "kafka.Kafka"
+
+
+def _kafka_healthy(settings: Settings) -> bool:
+    """Kafka is healthy when its metadata answers (a broker registered with the controller)."""
+    if not _port_open(settings.kafka_host, settings.kafka_port):
+        return False
+    from kafka import KafkaAdminClient
+    from kafka.errors import KafkaError
+
+    try:
+        admin = KafkaAdminClient(
+            bootstrap_servers=settings.kafka_bootstrap,
+            request_timeout_ms=3000,
+        )
+    except (KafkaError, OSError, ValueError):
+        return False
+    try:
+        return len(admin.describe_cluster().get("brokers", [])) > 0
+    except (KafkaError, OSError, ValueError):
+        return False
+    finally:
+        admin.close()
+
+
+def _render_kafka_config(settings: Settings, root: Path) -> Path:
+    config = root / "config" / "server.properties"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    template = (_HERE / "server.properties").read_text()
+    config.write_text(
+        template.format(
+            host=settings.kafka_host,
+            port=settings.kafka_port,
+            controller_port=settings.kafka_controller_port,
+            log_dirs=(root / "data").resolve(),
+        )
+    )
+    return config
+
+
+def _start_kafka(settings: Settings) -> None:
+    if _running_pid(settings, "kafka", _KAFKA_MARKER) is not None:
+        if _kafka_healthy(settings):
+            return
+    java = _require_tool(
+        "java", "a Java 17 runtime (Debian: apt-get install openjdk-17-jre-headless)"
+    )
+    libs = ensure_kafka_jars(settings)
+    if _port_open(settings.kafka_host, settings.kafka_port):
+        raise PortInUseError(
+            f"{settings.kafka_bootstrap} is taken by another process; stop it or set "
+            "MOODSTREAM_KAFKA_BOOTSTRAP to a free port."
+        )
+    root = settings.home / "kafka"
+    config = _render_kafka_config(settings, root)
+    logs = (root / "logs").resolve()
+    logs.mkdir(parents=True, exist_ok=True)
+    classpath = f"{libs}/*"
+    jvm = [
+        java, *_KAFKA_HEAP.split(), "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
+        "-Djava.awt.headless=true", f"-Dkafka.logs.dir={logs}",
+        f"-Dlog4j2.configurationFile={_HERE / 'log4j2.properties'}",
+        "-cp", classpath,
+    ]  # fmt: skip
+    if not (root / "data" / "meta.properties").exists():
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        result = subprocess.run(
+            [*jvm, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(config)],
+            capture_output=True, text=True,
+        )  # fmt: skip
+        if result.returncode != 0:
+            raise StartError(f"formatting Kafka storage failed:\n{result.stdout}{result.stderr}")
+    proc = _spawn(
+        [*jvm, "kafka.Kafka", str(config)],
+        log=logs / "stdout.log",
+        env=dict(os.environ),
+        pid_file=_pid_file(settings, "kafka"),
+    )
+    _wait(
+        lambda: _kafka_healthy(settings),
+        f"Kafka on {settings.kafka_bootstrap}",
+        logs / "server.log",
+        lambda: proc.poll() is None,
+    )
+
+
+# --------------------------------------------------------------------------- MinIO
+
+_MINIO_MARKER = "minio server"
+
+
+def _minio_healthy(settings: Settings) -> bool:
+    scheme = "https" if settings.s3_secure else "http"
+    url = f"{scheme}://{settings.s3_endpoint}/minio/health/ready"
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 (local URL)
+            return response.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def _start_minio(settings: Settings) -> None:
+    if _running_pid(settings, "minio", _MINIO_MARKER) is not None and _minio_healthy(settings):
+        _create_buckets(settings)
+        return
+    binary = ensure_minio_binary(settings)
+    if _port_open(settings.s3_host, settings.s3_port):
+        raise PortInUseError(
+            f"{settings.s3_endpoint} is taken by another process; stop it or set "
+            "MOODSTREAM_S3_ENDPOINT to a free port."
+        )
+    root = settings.home / "minio"
+    (root / "data").mkdir(parents=True, exist_ok=True)
+    env = {
+        **os.environ,
+        "MINIO_ROOT_USER": settings.s3_access_key,
+        "MINIO_ROOT_PASSWORD": settings.s3_secret_key,
+        "MINIO_BROWSER": "on",
+        "MINIO_UPDATE": "off",
+    }
+    cmd = [
+        str(binary), "server", str((root / "data").resolve()),
+        "--address", settings.s3_endpoint,
+        "--console-address", f"{settings.s3_host}:{settings.s3_console_port}",
+        "--quiet",
+    ]  # fmt: skip
+    proc = _spawn(
+        cmd, log=root / "logs" / "minio.log", env=env, pid_file=_pid_file(settings, "minio")
+    )
+    _wait(
+        lambda: _minio_healthy(settings),
+        f"MinIO on {settings.s3_endpoint}",
+        root / "logs" / "minio.log",
+        lambda: proc.poll() is None,
+    )
+    _create_buckets(settings)
+
+
+def _create_buckets(settings: Settings) -> None:
+    """Create the system's buckets; the audio bucket keeps every version (the paper's backup)."""
+    from minio import Minio
+    from minio.commonconfig import ENABLED
+    from minio.versioningconfig import VersioningConfig
+
+    client = Minio(
+        settings.s3_endpoint,
+        access_key=settings.s3_access_key,
+        secret_key=settings.s3_secret_key,
+        secure=settings.s3_secure,
+    )
+    for bucket in settings.buckets:
+        if not client.bucket_exists(bucket):
+            client.make_bucket(bucket)
+    client.set_bucket_versioning(settings.bucket_audio, VersioningConfig(ENABLED))
+
+
+# --------------------------------------------------------------------------- public API
+
+
+def stack_up(settings: Settings) -> list[ServiceStatus]:
+    """Build what is missing, start Kafka and MinIO (idempotent), wait until both are healthy."""
+    settings.home.mkdir(parents=True, exist_ok=True)
+    _start_minio(settings)
+    _start_kafka(settings)
+    return stack_status(settings)
+
+
+def stack_down(settings: Settings) -> list[str]:
+    """Stop both servers (data stays); return the names of those that were running."""
+    stopped = []
+    for name, marker in (("kafka", _KAFKA_MARKER), ("minio", _MINIO_MARKER)):
+        if _stop(settings, name, marker):
+            stopped.append(name)
+    return stopped
+
+
+def stack_status(settings: Settings) -> list[ServiceStatus]:
+    """What runs where, whether it answers, and its resident memory."""
+    rows = []
+    kafka_pid = _running_pid(settings, "kafka", _KAFKA_MARKER)
+    rows.append(
+        ServiceStatus(
+            name="kafka",
+            address=settings.kafka_bootstrap,
+            pid=kafka_pid,
+            healthy=kafka_pid is not None and _kafka_healthy(settings),
+            rss_mb=_rss_mb(kafka_pid) if kafka_pid else None,
+            detail=f"Apache Kafka {KAFKA_VERSION} KRaft; logs {settings.home / 'kafka' / 'logs'}",
+        )
+    )
+    minio_pid = _running_pid(settings, "minio", _MINIO_MARKER)
+    rows.append(
+        ServiceStatus(
+            name="minio",
+            address=settings.s3_endpoint,
+            pid=minio_pid,
+            healthy=minio_pid is not None and _minio_healthy(settings),
+            rss_mb=_rss_mb(minio_pid) if minio_pid else None,
+            detail=f"console http://{settings.s3_host}:{settings.s3_console_port}",
+        )
+    )
+    return rows

@@ -1,0 +1,84 @@
+"""The Faust application: ``create_app(settings)`` wires topics, tables, agents and views.
+
+::
+
+    tracks.discovered --register_tracks--> [tracks table] --> tracks.registered
+    (any undecodable event) --------------------------------> deadletters
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import faust
+
+from streams.agents import define_agents
+from streams.deadletter import DeadLetterPolicy
+from streams.settings import Settings
+from streams.tables import Tables, declare_tables
+from streams.topics import Topics, declare_topics, ensure_topics
+from streams.views import define_views
+
+__all__ = ["Components", "create_app", "run_worker", "MAX_MESSAGE_BYTES"]
+
+logger = logging.getLogger(__name__)
+
+#: Largest message the app produces or fetches (inline voice clips); the broker allows 16 MiB.
+MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Components:
+    """What ``create_app`` built, kept on the app as ``app.moodstream``."""
+
+    settings: Settings
+    topics: Topics
+    tables: Tables
+    dead_letters: DeadLetterPolicy
+    agents: dict
+
+
+def create_app(settings: Settings) -> faust.App:
+    """Build the moodstream Faust app for ``settings`` (no I/O happens until it starts)."""
+    datadir = settings.home / "faust" / f"{settings.app_id}-{settings.web_port}"
+    app = faust.App(
+        settings.app_id,
+        broker=f"kafka://{settings.kafka_bootstrap}",
+        store=settings.store,
+        datadir=str(datadir),
+        web_host=settings.web_host,
+        web_port=settings.web_port,
+        topic_partitions=settings.partitions,
+        topic_replication_factor=1,
+        table_standby_replicas=0,
+        producer_max_request_size=MAX_MESSAGE_BYTES,
+        consumer_max_fetch_size=MAX_MESSAGE_BYTES,
+        producer_acks=-1,
+        # A killed worker's partitions move to the survivors after this long (default 60 s).
+        broker_session_timeout=10.0,
+        broker_heartbeat_interval=2.0,
+        key_serializer="raw",
+        value_serializer="raw",
+        autodiscover=False,
+        web_in_thread=False,
+    )
+    topics = declare_topics(app, settings)
+    tables = declare_tables(app)
+    dead_letters = DeadLetterPolicy(topics.dead_letters)
+    agents = define_agents(app, topics, tables, dead_letters)
+    define_views(app, tables)
+    app.moodstream = Components(settings, topics, tables, dead_letters, agents)
+    return app
+
+
+def run_worker(settings: Settings, *, loglevel: str = "info") -> None:
+    """Run one worker of the app in this process until it is stopped (blocks)."""
+    from faust.worker import Worker
+
+    ensure_topics(settings)
+    app = create_app(settings)
+    Path(app.conf.datadir).parent.mkdir(parents=True, exist_ok=True)
+    worker = Worker(app, loglevel=loglevel)
+    worker.execute_from_commandline()

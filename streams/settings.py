@@ -1,0 +1,185 @@
+"""moodstream's one settings object.
+
+Every process (worker, crawler, CLI, tests) builds a :class:`Settings` once, at start-up,
+with :meth:`Settings.from_env`, and passes it down. Nothing deeper in the code reads the
+environment: that keeps tests free to build settings of their own (quix-streams does the same).
+
+Environment variables (all optional; the defaults are the local stack of ``deploy/local``):
+
+==============================  =====================================================
+``MOODSTREAM_HOME``             state folder (Kafka log dirs, MinIO data, Faust stores)
+``MOODSTREAM_CACHE``            build cache (Kafka jars, MinIO binary), shared by clones
+``MOODSTREAM_KAFKA_BOOTSTRAP``  ``host:port`` of the broker
+``MOODSTREAM_KAFKA_CONTROLLER_PORT``  KRaft controller port of the local broker
+``MOODSTREAM_S3_ENDPOINT``      ``host:port`` of MinIO (S3 API)
+``MOODSTREAM_S3_CONSOLE_PORT``  MinIO console port of the local server
+``MOODSTREAM_S3_ACCESS_KEY`` / ``MOODSTREAM_S3_SECRET_KEY``  credentials
+``MOODSTREAM_S3_SECURE``        ``1`` to use TLS
+``MOODSTREAM_TOPIC_PREFIX``     prefix of every topic name (isolates deployments and tests)
+``MOODSTREAM_APP_ID``           Faust application id (consumer group, changelog names)
+``MOODSTREAM_WEB_HOST``         interface of the worker's HTTP API
+``MOODSTREAM_WEB_PORT``         port of the worker's HTTP API
+``MOODSTREAM_PARTITIONS``       partitions of the topics the app creates
+``MOODSTREAM_STORE``            Faust table store URL (``rocksdb://`` or ``memory://``)
+``MOODSTREAM_API_TOKEN``        bearer token required by the HTTP API when set
+==============================  =====================================================
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = ["Settings", "LOCAL_DEV_ACCESS_KEY", "LOCAL_DEV_SECRET_KEY"]
+
+#: Credentials of the local development MinIO only; any other deployment sets its own.
+LOCAL_DEV_ACCESS_KEY = "moodstream"
+LOCAL_DEV_SECRET_KEY = "moodstream-local-dev"
+
+
+def _env_int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValueError(f"{name}={raw!r} is not a whole number") from None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Configuration of one moodstream process."""
+
+    home: Path = Path(".moodstream")
+    """State folder: Kafka log dirs, MinIO data, Faust table stores, logs. Git-ignored."""
+
+    cache: Path = Path.home() / ".cache" / "moodstream"
+    """Build cache shared by every clone on the machine: Kafka jars and the MinIO binary."""
+
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    """``host:port`` of the Kafka broker (the local stack listens here)."""
+
+    kafka_controller_port: int = 9093
+    """KRaft controller port of the local single-node broker."""
+
+    s3_endpoint: str = "127.0.0.1:9000"
+    """``host:port`` of the S3 API (MinIO)."""
+
+    s3_console_port: int = 9001
+    """Port of the local MinIO web console."""
+
+    s3_access_key: str = LOCAL_DEV_ACCESS_KEY
+    s3_secret_key: str = field(default=LOCAL_DEV_SECRET_KEY, repr=False)
+    s3_secure: bool = False
+
+    bucket_audio: str = "audio"
+    """Crawled audio, content-addressed, versioned (the paper's backup copy)."""
+    bucket_features: str = "features"
+    """Segment feature matrices, one object per track and feature-spec version."""
+    bucket_models: str = "models"
+    """Model registry: weights plus their metadata."""
+    bucket_clips: str = "clips"
+    """Voice clips submitted by object key rather than inline."""
+
+    topic_prefix: str = "moodstream"
+    """Prefix of every topic name; a test run or a second deployment uses its own."""
+
+    app_id: str = "moodstream"
+    """Faust application id: consumer group and changelog topic names derive from it."""
+
+    web_host: str = "127.0.0.1"
+    """Interface the worker's HTTP API binds to (``0.0.0.0`` inside a container)."""
+
+    web_port: int = 6066
+    """Port of the worker's HTTP API."""
+
+    partitions: int = 4
+    """Partitions of the topics and tables the app creates."""
+
+    store: str = "rocksdb://"
+    """Faust table store: ``rocksdb://`` (rocksdict, persistent) or ``memory://`` (tests)."""
+
+    api_token: str | None = field(default=None, repr=False)
+    """Bearer token the HTTP API requires when set."""
+
+    @property
+    def buckets(self) -> tuple[str, ...]:
+        """Every bucket the system uses; the local stack creates them at start."""
+        return (self.bucket_audio, self.bucket_features, self.bucket_models, self.bucket_clips)
+
+    @property
+    def kafka_host(self) -> str:
+        return self.kafka_bootstrap.rsplit(":", 1)[0]
+
+    @property
+    def kafka_port(self) -> int:
+        return int(self.kafka_bootstrap.rsplit(":", 1)[1])
+
+    @property
+    def s3_host(self) -> str:
+        return self.s3_endpoint.rsplit(":", 1)[0]
+
+    @property
+    def s3_port(self) -> int:
+        return int(self.s3_endpoint.rsplit(":", 1)[1])
+
+    def topic(self, name: str) -> str:
+        """Full name of topic ``name`` under this deployment's prefix."""
+        return f"{self.topic_prefix}.{name}"
+
+    def replace(self, **changes: object) -> Settings:
+        """A copy with ``changes`` applied (settings are immutable)."""
+        return dataclasses.replace(self, **changes)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from ``env`` (default: ``os.environ``), falling back to the local stack."""
+        env = os.environ if env is None else env
+        default = cls()
+        return cls(
+            home=Path(env.get("MOODSTREAM_HOME", str(default.home))),
+            cache=Path(env.get("MOODSTREAM_CACHE", str(default.cache))),
+            kafka_bootstrap=env.get("MOODSTREAM_KAFKA_BOOTSTRAP", default.kafka_bootstrap),
+            kafka_controller_port=_env_int(
+                env, "MOODSTREAM_KAFKA_CONTROLLER_PORT", default.kafka_controller_port
+            ),
+            s3_endpoint=env.get("MOODSTREAM_S3_ENDPOINT", default.s3_endpoint),
+            s3_console_port=_env_int(env, "MOODSTREAM_S3_CONSOLE_PORT", default.s3_console_port),
+            s3_access_key=env.get("MOODSTREAM_S3_ACCESS_KEY", default.s3_access_key),
+            s3_secret_key=env.get("MOODSTREAM_S3_SECRET_KEY", default.s3_secret_key),
+            s3_secure=env.get("MOODSTREAM_S3_SECURE", "0") in ("1", "true", "yes"),
+            topic_prefix=env.get("MOODSTREAM_TOPIC_PREFIX", default.topic_prefix),
+            app_id=env.get("MOODSTREAM_APP_ID", default.app_id),
+            web_host=env.get("MOODSTREAM_WEB_HOST", default.web_host),
+            web_port=_env_int(env, "MOODSTREAM_WEB_PORT", default.web_port),
+            partitions=_env_int(env, "MOODSTREAM_PARTITIONS", default.partitions),
+            store=env.get("MOODSTREAM_STORE", default.store),
+            api_token=env.get("MOODSTREAM_API_TOKEN") or None,
+        )
+
+    def to_env(self) -> dict[str, str]:
+        """The environment that makes :meth:`from_env` rebuild these settings (for subprocesses)."""
+        env = {
+            "MOODSTREAM_HOME": str(self.home),
+            "MOODSTREAM_CACHE": str(self.cache),
+            "MOODSTREAM_KAFKA_BOOTSTRAP": self.kafka_bootstrap,
+            "MOODSTREAM_KAFKA_CONTROLLER_PORT": str(self.kafka_controller_port),
+            "MOODSTREAM_S3_ENDPOINT": self.s3_endpoint,
+            "MOODSTREAM_S3_CONSOLE_PORT": str(self.s3_console_port),
+            "MOODSTREAM_S3_ACCESS_KEY": self.s3_access_key,
+            "MOODSTREAM_S3_SECRET_KEY": self.s3_secret_key,
+            "MOODSTREAM_S3_SECURE": "1" if self.s3_secure else "0",
+            "MOODSTREAM_TOPIC_PREFIX": self.topic_prefix,
+            "MOODSTREAM_APP_ID": self.app_id,
+            "MOODSTREAM_WEB_HOST": self.web_host,
+            "MOODSTREAM_WEB_PORT": str(self.web_port),
+            "MOODSTREAM_PARTITIONS": str(self.partitions),
+            "MOODSTREAM_STORE": self.store,
+        }
+        if self.api_token:
+            env["MOODSTREAM_API_TOKEN"] = self.api_token
+        return env

@@ -1,0 +1,43 @@
+"""Settings come from the environment once, round-trip through it, and reject bad numbers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from streams.settings import Settings
+
+
+def test_defaults_are_the_local_stack() -> None:
+    settings = Settings.from_env({})
+    assert settings.kafka_bootstrap == "127.0.0.1:9092"
+    assert settings.s3_endpoint == "127.0.0.1:9000"
+    assert settings.topic("voice.clips") == "moodstream.voice.clips"
+    assert settings.api_token is None
+
+
+def test_environment_overrides_and_round_trip() -> None:
+    env = {
+        "MOODSTREAM_KAFKA_BOOTSTRAP": "10.0.0.5:19092",
+        "MOODSTREAM_TOPIC_PREFIX": "prod",
+        "MOODSTREAM_PARTITIONS": "12",
+        "MOODSTREAM_API_TOKEN": "s3cret",
+        "MOODSTREAM_HOME": "/var/lib/moodstream",
+    }
+    settings = Settings.from_env(env)
+    assert (settings.kafka_host, settings.kafka_port) == ("10.0.0.5", 19092)
+    assert settings.partitions == 12 and settings.home == Path("/var/lib/moodstream")
+    assert Settings.from_env(settings.to_env()) == settings
+
+
+def test_secrets_stay_out_of_repr() -> None:
+    settings = Settings.from_env(
+        {"MOODSTREAM_API_TOKEN": "tok-123", "MOODSTREAM_S3_SECRET_KEY": "sk-9"}
+    )
+    assert "tok-123" not in repr(settings) and "sk-9" not in repr(settings)
+
+
+def test_bad_number_names_the_variable() -> None:
+    with pytest.raises(ValueError, match="MOODSTREAM_WEB_PORT='eighty'"):
+        Settings.from_env({"MOODSTREAM_WEB_PORT": "eighty"})
