@@ -1,0 +1,69 @@
+"""Seeded test signals whose answer is known: tones, source-filter vowels, click tracks, noise bands."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import scipy.signal
+import soundfile as sf
+
+
+def harmonic_tone(
+    f0: float, *, sr: int = 22050, seconds: float = 6.0, n_harmonics: int = 6, seed: int = 0
+) -> np.ndarray:
+    """A harmonic tone at ``f0`` Hz with 1/k harmonic amplitudes and a little noise."""
+    t = np.arange(int(sr * seconds)) / sr
+    y = sum(np.sin(2 * np.pi * k * f0 * t) / k for k in range(1, n_harmonics + 1))
+    y = 0.3 * y / np.max(np.abs(y))
+    return (y + 0.001 * np.random.default_rng(seed).standard_normal(t.size)).astype(np.float32)
+
+
+def vowel(
+    formants: tuple[float, ...],
+    bandwidths: tuple[float, ...],
+    *,
+    f0: float = 110.0,
+    sr: int = 22050,
+    seconds: float = 6.0,
+) -> np.ndarray:
+    """A source-filter vowel: a glottal impulse train through two-pole resonators at ``formants``."""
+    n = int(sr * seconds)
+    source = np.zeros(n)
+    source[:: int(round(sr / f0))] = 1.0
+    y = source
+    for f, bw in zip(formants, bandwidths, strict=True):
+        r = np.exp(-np.pi * bw / sr)
+        theta = 2 * np.pi * f / sr
+        y = scipy.signal.lfilter([1.0 - r], [1.0, -2 * r * np.cos(theta), r * r], y)
+    y = scipy.signal.lfilter([1.0], [1.0, -0.9], y)  # glottal/lip spectral tilt
+    return (0.5 * y / np.max(np.abs(y))).astype(np.float32)
+
+
+def click_track(bpm: float, *, sr: int = 22050, seconds: float = 12.0) -> np.ndarray:
+    """Short decaying noise bursts every 60/bpm seconds."""
+    rng = np.random.default_rng(1)
+    y = np.zeros(int(sr * seconds))
+    click = rng.standard_normal(int(0.01 * sr)) * np.exp(-np.linspace(0, 8, int(0.01 * sr)))
+    period = 60.0 / bpm
+    for start in np.arange(0, seconds - 0.02, period):
+        i = int(round(start * sr))
+        y[i : i + click.size] += click
+    return (0.5 * y / np.max(np.abs(y))).astype(np.float32)
+
+
+def band_noise(
+    low_hz: float, high_hz: float, *, sr: int = 22050, seconds: float = 6.0, seed: int = 2
+) -> np.ndarray:
+    """White noise band-passed to [low_hz, high_hz] (8th-order Butterworth)."""
+    noise = np.random.default_rng(seed).standard_normal(int(sr * seconds))
+    sos = scipy.signal.butter(8, [low_hz, high_hz], btype="bandpass", fs=sr, output="sos")
+    y = scipy.signal.sosfilt(sos, noise)
+    return (0.5 * y / np.max(np.abs(y))).astype(np.float32)
+
+
+def encode(y: np.ndarray, sr: int, fmt: str = "WAV", subtype: str | None = None) -> bytes:
+    """``y`` as the bytes of an audio file (WAV, FLAC, OGG, MP3)."""
+    buf = io.BytesIO()
+    sf.write(buf, y, sr, format=fmt, subtype=subtype)
+    return buf.getvalue()
