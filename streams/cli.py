@@ -107,6 +107,40 @@ def worker(settings: Settings, web_port: int | None, loglevel: str) -> None:
     run_worker(settings, loglevel=loglevel)
 
 
+@cli.group()
+def bench() -> None:
+    """Benchmarks: scripts that print speed and memory figures."""
+
+
+@bench.command("features")
+@click.argument("directory", required=False, type=click.Path(exists=True, file_okay=False))
+@click.option("--limit", type=int, default=None, help="Only the first N files.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
+@click.option(
+    "--only",
+    multiple=True,
+    type=click.Choice(["moodstream", "librosa_reference", "opensmile_egemaps"]),
+    help="Run only these implementations (default: all three).",
+)
+def bench_features(
+    directory: str | None, limit: int | None, as_json: bool, only: tuple[str, ...]
+) -> None:
+    """Real-time factor per core, peak memory and agreement of the music feature extractors."""
+    import json
+    from pathlib import Path
+
+    from benchmarks.features import IMPLEMENTATIONS, format_report, run_features_bench
+
+    log = (lambda msg: click.echo(msg, err=True)) if as_json else click.echo
+    report = run_features_bench(
+        Path(directory) if directory else None,
+        limit=limit,
+        implementations=only or IMPLEMENTATIONS,
+        log=log,
+    )
+    click.echo(json.dumps(report) if as_json else format_report(report))
+
+
 @cli.command()
 @click.pass_obj
 def demo(settings: Settings) -> None:

@@ -17,10 +17,13 @@ from models.exceptions import FeatureParameterError
 
 __all__ = [
     "LOG_FLOOR",
+    "BLOCK_FRAMES",
+    "blockwise",
     "frame_signal",
     "segment_index",
     "gather",
     "nan_stats",
+    "nan_stats_mean",
     "mel_basis",
     "paper_dct",
     "deltas",
@@ -31,6 +34,23 @@ __all__ = [
 ]
 
 LOG_FLOOR = 1e-10
+#: Frame-level analyses run on blocks of this many frames, so their temporaries (spectra,
+#: difference functions, companion matrices) stay a few MB however long the track is.
+BLOCK_FRAMES = 4096
+
+
+def blockwise(fn, frames: np.ndarray, *per_frame: np.ndarray, block: int = BLOCK_FRAMES):
+    """Apply ``fn(frames_block, *per_frame_blocks)`` block by block; concatenate the results.
+
+    ``fn`` returns an array or a tuple of arrays, each with one row per frame.
+    """
+    outs = [
+        fn(frames[i : i + block], *(a[i : i + block] for a in per_frame))
+        for i in range(0, frames.shape[0], block)
+    ]
+    if isinstance(outs[0], tuple):
+        return tuple(np.concatenate(parts) for parts in zip(*outs, strict=True))
+    return np.concatenate(outs)
 
 
 def frame_signal(y: np.ndarray, frame_length: int, hop_length: int) -> np.ndarray:
@@ -97,6 +117,12 @@ def nan_stats(x: np.ndarray, quantiles: tuple[float, ...] = ()) -> dict[str, np.
                 value = ordered[rows, lo] + frac * (ordered[rows, hi] - ordered[rows, lo])
             stats[f"q{q:g}"] = np.where(has, value, 0.0)
     return stats
+
+
+def nan_stats_mean(x: np.ndarray) -> np.ndarray:
+    """Mean over axis 1 of x (n, m, ...) ignoring NaN; all-NaN rows give 0."""
+    valid = ~np.isnan(x)
+    return np.where(valid, x, 0.0).sum(axis=1) / np.maximum(valid.sum(axis=1), 1)
 
 
 @lru_cache(maxsize=8)
@@ -178,15 +204,17 @@ def yin_f0(
     # r(tau) = sum_{j<W} x_j x_{j+tau} for every frame at once (single-precision FFTs).
     head = scipy.fft.rfft(x[:, :window], n_fft)
     cross = scipy.fft.irfft(np.conj(head) * scipy.fft.rfft(x, n_fft), n_fft)[:, : max_lag + 1]
-    energy = np.concatenate(
-        [np.zeros((x.shape[0], 1)), np.cumsum(np.square(x, dtype=np.float64), axis=1)], axis=1
-    )
-    taus = np.arange(max_lag + 1)
-    e_tau = energy[:, taus + window] - energy[:, taus]
-    diff = np.maximum(energy[:, [window]] + e_tau - 2.0 * cross, 0.0)
-    cum = np.cumsum(diff[:, 1:], axis=1)
-    cmnd = np.ones_like(diff)
-    cmnd[:, 1:] = diff[:, 1:] * taus[1:] / np.maximum(cum, 1e-12)
+    energy = np.cumsum(np.square(x), axis=1, dtype=np.float32)
+    energy = np.concatenate([np.zeros((x.shape[0], 1), np.float32), energy], axis=1)
+    # d(tau) = e(0..W) + e(tau..tau+W) - 2 r(tau), via slices of the cumulative energy.
+    diff = energy[:, window : window + max_lag + 1] - energy[:, : max_lag + 1]
+    diff += energy[:, [window]]
+    diff -= 2.0 * cross
+    np.maximum(diff, 0.0, out=diff)
+    taus = np.arange(max_lag + 1, dtype=np.float32)
+    cmnd = np.empty_like(diff)
+    cmnd[:, 0] = 1.0
+    cmnd[:, 1:] = diff[:, 1:] * taus[1:] / np.maximum(np.cumsum(diff[:, 1:], axis=1), 1e-12)
     search = cmnd[:, min_lag : max_lag + 1]
     below = search < threshold
     voiced = below.any(axis=1) & active

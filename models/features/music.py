@@ -17,7 +17,8 @@ dims    group  content
 Choices the paper leaves open (each is part of :attr:`MusicFeatureSpec.version`):
 
 - **Rates and frames.** Analysis at 22 050 Hz; frames of 512 samples (23.2 ms), hop 256,
-  Hann window. Pitch and formants run on a 11 025 Hz copy, frames of 512 (46 ms), hop 256.
+  Hann window. Pitch and formants run on a 11 025 Hz copy, frames of 512 (46 ms), hop 512
+  (about 65 pitch frames per segment, plenty for eight order statistics).
   A frame belongs to the segment in which it starts.
 - **Segments.** ``floor(duration / 3 s)`` full segments; a final partial segment is kept when
   it is at least 1.5 s long (it is dropped otherwise). A track shorter than 3 s gives exactly
@@ -33,8 +34,7 @@ Choices the paper leaves open (each is part of :attr:`MusicFeatureSpec.version`)
   to its local minimum, parabolic interpolation. A frame is **voiced** when such a dip exists
   and the frame's RMS is above -60 dBFS. Statistics are over voiced frames; a segment without
   voiced frames gets zeros for all eight.
-- **Formants.** On every other pitch frame (512 samples, hop 512: 46 ms, no overlap).
-  Pre-emphasis 0.9, Hamming window, LPC of order 14 by the autocorrelation
+- **Formants.** On the pitch frames. Pre-emphasis 0.9, Hamming window, LPC of order 14 by the autocorrelation
   method (Levinson-Durbin, float64; frames whose recursion turns unstable give none), roots of the LPC polynomial with positive angle; a root is a formant
   candidate when its frequency is between 90 Hz and 5 000 Hz and its bandwidth
   ``-fs/pi ln|z|`` is below 400 Hz; F1-F3 are the three lowest candidates. Frames below
@@ -66,6 +66,7 @@ from models.audio import validate_audio
 from models.exceptions import FeatureParameterError
 from models.features.dsp import (
     LOG_FLOOR,
+    blockwise,
     deltas,
     frame_rms_dbfs,
     frame_signal,
@@ -73,6 +74,7 @@ from models.features.dsp import (
     lpc_formants,
     mel_basis,
     nan_stats,
+    nan_stats_mean,
     paper_dct,
     power_spectrum,
     segment_index,
@@ -118,14 +120,12 @@ class MusicFeatureSpec:
     delta_width: int = 2
     low_sr: int = 11025
     low_frame_length: int = 512
-    low_hop_length: int = 256
+    low_hop_length: int = 512
     fmin_hz: float = 60.0
     fmax_hz: float = 1000.0
     yin_threshold: float = 0.15
     silence_dbfs: float = -60.0
     lpc_order: int = 14
-    formant_hop_length: int = 512
-    """Formant frames do not overlap (46 ms hop at 11 025 Hz): half the cost of the pitch grid."""
     preemphasis: float = 0.9
     formant_min_hz: float = 90.0
     formant_max_hz: float = 5000.0
@@ -134,7 +134,7 @@ class MusicFeatureSpec:
     n_bands: int = 8
     beat_min_s: float = 0.25
     beat_max_s: float = 1.5
-    revision: int = 2
+    revision: int = 3
     """Bumped by hand when the code changes a choice that no parameter above captures."""
 
     @property
@@ -219,29 +219,39 @@ def _prepare(y: np.ndarray, sr: int, spec: MusicFeatureSpec) -> np.ndarray:
     return np.clip(y - y.mean(), -1.0, 1.0).astype(np.float32)
 
 
-def _frames_and_power(y: np.ndarray, spec: MusicFeatureSpec) -> tuple[np.ndarray, np.ndarray, int]:
-    """(power spectrum per frame, frame index per segment, n_segments) on the main grid."""
-    n_segments = n_segments_for(y.size, spec=spec)
+@dataclass(frozen=True)
+class _SpectralFrames:
+    """What the main 512-sample grid yields per frame; the power spectrum itself is not kept."""
+
+    log_mel: np.ndarray  # (n_frames, n_mels)
+    band_energy: np.ndarray  # (n_frames, n_bands)
+
+
+def _spectral_frames(
+    y: np.ndarray, spec: MusicFeatureSpec, *, bands: bool = True
+) -> _SpectralFrames:
     frames = frame_signal(y, spec.frame_length, spec.hop_length)
-    power = power_spectrum(frames, _hann(spec.frame_length))
-    index = segment_index(power.shape[0], spec.hop_length / spec.sr, n_segments, spec.segment_s)
-    return power, index, n_segments
+    window = np.hanning(spec.frame_length + 1)[:-1].astype(np.float32)
+    mel = mel_basis(spec.sr, spec.frame_length, spec.n_mels).T
+    band_of_bin = (
+        np.arange(spec.frame_length // 2 + 1) * spec.sr / spec.frame_length // spec.band_width_hz
+    ).astype(np.int64)
+    band_matrix = (band_of_bin[:, None] == np.arange(spec.n_bands)[None, :]).astype(np.float32)
+
+    def analyse(block: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        power = power_spectrum(block, window)
+        log_mel = np.log(np.maximum(power @ mel, LOG_FLOOR))
+        return log_mel, (power @ band_matrix if bands else power[:, :0])
+
+    log_mel, band_energy = blockwise(analyse, frames)
+    return _SpectralFrames(log_mel=log_mel, band_energy=band_energy)
 
 
-def _hann(length: int) -> np.ndarray:
-    return np.hanning(length + 1)[:-1].astype(np.float32)
-
-
-def _mfcc_groups(
-    power: np.ndarray, index: np.ndarray, spec: MusicFeatureSpec
-) -> tuple[np.ndarray, np.ndarray]:
-    """(28 MFCC columns per segment, log-mel spectrogram per frame)."""
-    mel = power @ mel_basis(spec.sr, spec.frame_length, spec.n_mels).T
-    log_mel = np.log(np.maximum(mel, LOG_FLOOR))
+def _mfcc_columns(log_mel: np.ndarray, index: np.ndarray, spec: MusicFeatureSpec) -> np.ndarray:
+    """The 28 MFCC columns per segment: mean MFCC 1-14, mean absolute delta."""
     mfcc = log_mel @ paper_dct(spec.n_mels, spec.n_mfcc).T
-    delta = np.abs(deltas(mfcc, spec.delta_width))
-    frame_values = np.concatenate([mfcc, delta], axis=1)
-    return np.nanmean(gather(frame_values, index), axis=1), log_mel
+    frame_values = np.concatenate([mfcc, np.abs(deltas(mfcc, spec.delta_width))], axis=1)
+    return nan_stats_mean(gather(frame_values, index))
 
 
 def segment_features(
@@ -264,29 +274,47 @@ def segment_features(
         Columns in the order of :data:`FEATURE_GROUPS`; finite for any valid input.
     """
     y = _prepare(y, sr, spec)
-    power, index, n_segments = _frames_and_power(y, spec)
-    mfcc_cols, log_mel = _mfcc_groups(power, index, spec)
+    n_segments = n_segments_for(y.size, spec=spec)
+    hop_s = spec.hop_length / spec.sr
+    spectral = _spectral_frames(y, spec)
+    index = segment_index(spectral.log_mel.shape[0], hop_s, n_segments, spec.segment_s)
+    mfcc_cols = _mfcc_columns(spectral.log_mel, index, spec)
+    band_cols = 10 * np.log10(nan_stats_mean(gather(spectral.band_energy, index)) + LOG_FLOOR)
 
-    # Pitch and formants on the 11 025 Hz copy; formant frames are every other pitch frame.
-    low = (
-        soxr.resample(y, spec.sr, spec.low_sr, quality="MQ").astype(np.float32)
-        if spec.low_sr != spec.sr
-        else y
-    )
+    onset = np.concatenate([[0.0], np.maximum(np.diff(spectral.log_mel, axis=0), 0.0).sum(axis=1)])
+    onset = np.convolve(onset, _ONSET_SMOOTHING, mode="same")
+    rhythm_cols = _beat_histogram(onset, index, hop_s, spec)
+
+    # Pitch and formants share one framing of the 11 025 Hz copy.
+    low = soxr.resample(y, spec.sr, spec.low_sr, quality="MQ").astype(np.float32)
     low_frames = frame_signal(low, spec.low_frame_length, spec.low_hop_length)
     active = frame_rms_dbfs(low_frames) > spec.silence_dbfs
     low_index = segment_index(
         low_frames.shape[0], spec.low_hop_length / spec.low_sr, n_segments, spec.segment_s
     )
 
-    f0, _ = yin_f0(
-        low_frames,
-        sr=spec.low_sr,
-        fmin_hz=spec.fmin_hz,
-        fmax_hz=spec.fmax_hz,
-        threshold=spec.yin_threshold,
-        active=active,
-    )
+    def pitch_and_formants(frames: np.ndarray, active: np.ndarray) -> tuple[np.ndarray, ...]:
+        f0, _ = yin_f0(
+            frames,
+            sr=spec.low_sr,
+            fmin_hz=spec.fmin_hz,
+            fmax_hz=spec.fmax_hz,
+            threshold=spec.yin_threshold,
+            active=active,
+        )
+        freqs, bandwidths = lpc_formants(
+            frames,
+            sr=spec.low_sr,
+            order=spec.lpc_order,
+            preemphasis=spec.preemphasis,
+            min_hz=spec.formant_min_hz,
+            max_hz=spec.formant_max_hz,
+            max_bandwidth_hz=spec.formant_max_bandwidth_hz,
+            active=active,
+        )
+        return f0, freqs, bandwidths
+
+    f0, freqs, bandwidths = blockwise(pitch_and_formants, low_frames, active)
     p = nan_stats(gather(f0, low_index), quantiles=(0.5, 0.75, 0.25))
     pitch_cols = np.stack(
         [
@@ -301,38 +329,15 @@ def segment_features(
         ],
         axis=1,
     )
-
-    step = spec.formant_hop_length // spec.low_hop_length
-    freqs, bands = lpc_formants(
-        low_frames[::step],
-        sr=spec.low_sr,
-        order=spec.lpc_order,
-        preemphasis=spec.preemphasis,
-        min_hz=spec.formant_min_hz,
-        max_hz=spec.formant_max_hz,
-        max_bandwidth_hz=spec.formant_max_bandwidth_hz,
-        active=active[::step],
-    )
-    formant_index = segment_index(
-        freqs.shape[0], spec.formant_hop_length / spec.low_sr, n_segments, spec.segment_s
-    )
     formant_cols = []
     for k in range(3):
-        fs = nan_stats(gather(freqs[:, k], formant_index), quantiles=(0.5,))
-        bw = nan_stats(gather(bands[:, k], formant_index))
+        fs = nan_stats(gather(freqs[:, k], low_index), quantiles=(0.5,))
+        bw = nan_stats(gather(bandwidths[:, k], low_index))
         formant_cols += [fs["mean"], fs["std"], fs["q0.5"], bw["mean"]]
-    formant_cols = np.stack(formant_cols, axis=1)
 
-    bin_hz = spec.sr / spec.frame_length
-    band_of_bin = (np.arange(power.shape[1]) * bin_hz // spec.band_width_hz).astype(np.int64)
-    band_matrix = (band_of_bin[:, None] == np.arange(spec.n_bands)[None, :]).astype(np.float32)
-    band_cols = 10 * np.log10(np.nanmean(gather(power @ band_matrix, index), axis=1) + LOG_FLOOR)
-
-    onset = np.concatenate([[0.0], np.maximum(np.diff(log_mel, axis=0), 0.0).sum(axis=1)])
-    onset = np.convolve(onset, _ONSET_SMOOTHING, mode="same")
-    rhythm_cols = _beat_histogram(onset, index, spec.hop_length / spec.sr, spec)
-
-    features = np.concatenate([mfcc_cols, pitch_cols, formant_cols, band_cols, rhythm_cols], axis=1)
+    features = np.concatenate(
+        [mfcc_cols, pitch_cols, np.stack(formant_cols, axis=1), band_cols, rhythm_cols], axis=1
+    )
     return np.nan_to_num(features, nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32)
 
 
@@ -346,6 +351,11 @@ def mfcc_segment_features(
     features : np.ndarray [shape=(n_segments, 28), dtype=float32]
     """
     y = _prepare(y, sr, spec)
-    power, index, _ = _frames_and_power(y, spec)
-    mfcc_cols, _ = _mfcc_groups(power, index, spec)
-    return np.nan_to_num(mfcc_cols, nan=0.0).astype(np.float32)
+    spectral = _spectral_frames(y, spec, bands=False)
+    index = segment_index(
+        spectral.log_mel.shape[0],
+        spec.hop_length / spec.sr,
+        n_segments_for(y.size, spec=spec),
+        spec.segment_s,
+    )
+    return np.nan_to_num(_mfcc_columns(spectral.log_mel, index, spec), nan=0.0).astype(np.float32)

@@ -1,0 +1,186 @@
+"""``moodstream bench features``: speed, memory and agreement of the music feature extractors.
+
+(a) moodstream's vectorised extractor, (b) a plain librosa implementation of the same features
+(:mod:`benchmarks.librosa_reference`), (c) openSMILE eGeMAPS low-level descriptors (the
+``opensmile`` package; its licence is non-commercial, so it is a benchmark extra only). Each runs
+in its own single-threaded child process on the same files, decode included.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+__all__ = ["DEFAULT_CORPUS", "run_features_bench", "format_report"]
+
+DEFAULT_CORPUS = Path("/usr/share/games/wesnoth/1.16/data/core/music")
+_CORPUS_PACKAGE = "wesnoth-1.16-music"
+_SINGLE_THREAD = {
+    k: "1"
+    for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
+}
+IMPLEMENTATIONS = ("moodstream", "librosa_reference", "opensmile_egemaps")
+
+
+def ensure_default_corpus(log=print) -> Path:
+    """The 41 orchestral tracks of Debian's wesnoth music package, installed when missing."""
+    if DEFAULT_CORPUS.is_dir() and any(DEFAULT_CORPUS.glob("*.ogg")):
+        return DEFAULT_CORPUS
+    log(f"installing Debian package {_CORPUS_PACKAGE} (about 150 MB) for the default corpus ...")
+    sudo = [] if os.geteuid() == 0 else ["sudo"]
+    subprocess.run([*sudo, "apt-get", "update", "-qq"], check=True)
+    subprocess.run(
+        [*sudo, "apt-get", "install", "-y", "-qq", "--no-install-recommends", _CORPUS_PACKAGE],
+        check=True,
+        env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
+    )
+    return DEFAULT_CORPUS
+
+
+def _run_child(impl: str, files: list[str], workdir: Path) -> tuple[dict, dict | None]:
+    out = workdir / f"{impl}.json"
+    env = {**os.environ, **_SINGLE_THREAD}
+    subprocess.run(
+        [sys.executable, "-m", "benchmarks.features_child", impl, str(out), *files],
+        check=True,
+        env=env,
+    )
+    summary = json.loads(out.read_text())
+    npz = out.with_suffix(".npz")
+    matrices = dict(np.load(npz)) if npz.exists() else None
+    return summary, matrices
+
+
+def _agreement(a: dict, b: dict) -> list[float]:
+    """Pearson r per feature column between two sets of per-file matrices (rows aligned)."""
+    rows_a, rows_b = [], []
+    for name in sorted(set(a) & set(b)):
+        n = min(len(a[name]), len(b[name]))
+        rows_a.append(a[name][:n])
+        rows_b.append(b[name][:n])
+    x, y = np.concatenate(rows_a), np.concatenate(rows_b)
+    out = []
+    for j in range(x.shape[1]):
+        if np.std(x[:, j]) < 1e-12 or np.std(y[:, j]) < 1e-12:
+            out.append(float("nan"))
+        else:
+            out.append(float(np.corrcoef(x[:, j], y[:, j])[0, 1]))
+    return out
+
+
+def _ten_minute_track(files: list[str], workdir: Path) -> str:
+    pieces, total = [], 0
+    for path in files:
+        y, sr = sf.read(path, dtype="float32", always_2d=True)
+        pieces.append(y.mean(axis=1))
+        total += y.shape[0] / sr
+        if total >= 600:
+            break
+    y = np.concatenate(pieces)[: int(600 * sr)]
+    out = workdir / "ten_minutes.ogg"
+    # libsndfile's Vorbis encoder crashes on one very large write; blocks of 1 s are fine.
+    with sf.SoundFile(out, "w", samplerate=sr, channels=1, format="OGG", subtype="VORBIS") as f:
+        for start in range(0, y.size, sr):
+            f.write(y[start : start + sr])
+    return str(out)
+
+
+def run_features_bench(
+    directory: Path | None = None,
+    *,
+    limit: int | None = None,
+    implementations=IMPLEMENTATIONS,
+    log=print,
+) -> dict:
+    """Run the benchmark; return the figures as one dict (the ``--json`` output)."""
+    corpus = Path(directory) if directory else ensure_default_corpus(log)
+    files = sorted(
+        str(p) for p in corpus.iterdir() if p.suffix.lower() in {".ogg", ".flac", ".wav", ".mp3"}
+    )
+    if limit:
+        files = files[:limit]
+    if not files:
+        raise SystemExit(f"no audio files in {corpus}")
+    workdir = Path(tempfile.mkdtemp(prefix="moodstream-bench-"))
+    try:
+        report: dict = {"corpus": str(corpus), "files": len(files)}
+        matrices = {}
+        for impl in implementations:
+            log(f"running {impl} on {len(files)} files ...")
+            summary, mats = _run_child(impl, files, workdir)
+            report[impl] = {
+                k: summary[k]
+                for k in (
+                    "rtf_per_core",
+                    "features_only_rtf_per_core",
+                    "peak_rss_mb",
+                    "cpu_seconds",
+                )
+            }
+            report["audio_seconds"] = summary["audio_seconds"]
+            if mats is not None:
+                matrices[impl] = mats
+        if "moodstream" in matrices and "librosa_reference" in matrices:
+            r = _agreement(matrices["moodstream"], matrices["librosa_reference"])
+            report["agreement_pearson_r"] = r
+            ms = report["moodstream"]["rtf_per_core"]
+            report["speedup_vs_librosa_reference"] = (
+                ms / report["librosa_reference"]["rtf_per_core"]
+            )
+            report["features_only_speedup_vs_librosa_reference"] = (
+                report["moodstream"]["features_only_rtf_per_core"]
+                / report["librosa_reference"]["features_only_rtf_per_core"]
+            )
+        log("measuring peak memory on a 10-minute track ...")
+        ten, _ = _run_child("moodstream", [_ten_minute_track(files, workdir)], workdir)
+        report["moodstream"]["peak_rss_mb_10min_track"] = ten["peak_rss_mb"]
+        return report
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def format_report(report: dict) -> str:
+    """The report as a table for people."""
+    from models.features.music import FEATURE_GROUPS
+
+    lines = [
+        f"corpus: {report['corpus']} ({report['files']} files, {report['audio_seconds'] / 60:.1f} min of audio)",
+        "",
+        f"{'implementation':<22}{'x real time / core':>20}{'features only':>15}{'peak RSS MB':>14}",
+    ]
+    for impl in IMPLEMENTATIONS:
+        if impl in report:
+            row = report[impl]
+            only = row.get("features_only_rtf_per_core")
+            only_text = f"{only:.1f}" if only else "-"
+            lines.append(
+                f"{impl:<22}{row['rtf_per_core']:>20.1f}{only_text:>15}{row['peak_rss_mb']:>14.0f}"
+            )
+    lines.append("(x real time / core: audio seconds per CPU second, decode included, one thread)")
+    if "speedup_vs_librosa_reference" in report:
+        lines.append(
+            f"\nmoodstream vs the librosa reference: {report['speedup_vs_librosa_reference']:.1f}x faster with decoding, "
+            f"{report['features_only_speedup_vs_librosa_reference']:.1f}x on the features alone"
+        )
+    lines.append(
+        f"moodstream peak RSS on a 10-minute track: {report['moodstream']['peak_rss_mb_10min_track']:.0f} MB above the interpreter"
+    )
+    if "agreement_pearson_r" in report:
+        lines.append("\nagreement with the librosa reference (Pearson r per column, by group):")
+        r = np.array(report["agreement_pearson_r"])
+        start = 0
+        for name, width in FEATURE_GROUPS:
+            group = r[start : start + width]
+            lines.append(
+                f"  {name:<12} " + " ".join("  nan" if np.isnan(v) else f"{v:5.2f}" for v in group)
+            )
+            start += width
+    return "\n".join(lines)
