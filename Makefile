@@ -7,7 +7,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install system-deps stack-up stack-down stack-status lint test test-unit demo clean
+.PHONY: install system-deps stack-up stack-down stack-status lint test test-unit demo bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,11 @@ test: install stack-up lint
 # Without the stack: unit and agent tests only (integration tests skip with a reason).
 test-unit: install lint
 	MOODSTREAM_TEST_NO_STACK=1 $(BIN)/pytest
+
+# Speed and memory figures (quoted in the README); installs the evaluation-only extras.
+bench: install
+	$(BIN)/pip install -q -e '.[dev,bench]'
+	$(BIN)/moodstream bench features
 
 demo: install stack-up
 	$(BIN)/moodstream demo

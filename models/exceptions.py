@@ -7,6 +7,10 @@ __all__ = [
     "AudioDecodeError",
     "AudioTooLongError",
     "FeatureParameterError",
+    "DatasetError",
+    "RegistryError",
+    "ModelNotFoundError",
+    "FeatureSpecMismatchError",
 ]
 
 
@@ -24,3 +28,19 @@ class AudioTooLongError(AudioDecodeError):
 
 class FeatureParameterError(ModelsError):
     """A feature function got an argument it cannot work with (names the argument and value)."""
+
+
+class DatasetError(ModelsError):
+    """A labelled data folder is missing, malformed, or names audio that is not there."""
+
+
+class RegistryError(ModelsError):
+    """The model registry could not store or load a model."""
+
+
+class ModelNotFoundError(RegistryError):
+    """No model of that kind and version (or none promoted) is in the registry."""
+
+
+class FeatureSpecMismatchError(RegistryError):
+    """A stored model was trained on features of another spec version than this code computes."""

@@ -8,6 +8,7 @@ so that ``moodstream --help`` and ``moodstream stack status`` answer at once.
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 
@@ -107,6 +108,204 @@ def worker(settings: Settings, web_port: int | None, loglevel: str) -> None:
     run_worker(settings, loglevel=loglevel)
 
 
+_MODEL_OPTIONS = [
+    click.option(
+        "--data",
+        "data_dir",
+        required=True,
+        type=click.Path(exists=True, file_okay=False),
+        help="Folder with labels.csv.",
+    ),
+    click.option(
+        "--group-col", default=None, help="Column that keeps clips of one song/speaker on one side."
+    ),
+    click.option("--seed", type=int, default=0, show_default=True),
+    click.option(
+        "--max-epochs",
+        type=int,
+        default=None,
+        help="Early-stopping ceiling (default: the config's).",
+    ),
+    click.option("--batch-size", type=int, default=None, help="Default: the paper's 150."),
+    click.option(
+        "--patience", type=int, default=None, help="Early-stopping patience (default: 25 epochs)."
+    ),
+]
+
+
+def _model_options(fn):
+    for option in reversed(_MODEL_OPTIONS):
+        fn = option(fn)
+    return fn
+
+
+def _overrides(max_epochs: int | None, batch_size: int | None, patience: int | None) -> dict:
+    pairs = (("max_epochs", max_epochs), ("batch_size", batch_size), ("patience", patience))
+    return {k: v for k, v in pairs if v is not None}
+
+
+@cli.group()
+def train() -> None:
+    """Train a model and store it in the registry."""
+
+
+@train.command("music")
+@_model_options
+@click.option(
+    "--loss",
+    type=click.Choice(["mse", "ce"]),
+    default="mse",
+    show_default=True,
+    help="The paper's MSE, or cross-entropy.",
+)
+@click.option("--promote/--no-promote", default=False, help="Promote the new model for serving.")
+@click.option(
+    "--no-push", is_flag=True, help="Keep the model local; do not store it in the registry."
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Also keep the artefacts here.",
+)
+@click.pass_obj
+def train_music(
+    settings: Settings,
+    data_dir,
+    group_col,
+    seed,
+    max_epochs,
+    batch_size,
+    patience,
+    loss,
+    promote,
+    no_push,
+    out_dir,
+) -> None:
+    """Train the music emotion model (62-dim + attention + 2-layer LSTM) on a labelled folder."""
+    from pathlib import Path
+
+    from models.music_jobs import run_train_music
+    from models.music_model import METHOD_CE, METHOD_MSE
+
+    config = (METHOD_MSE if loss == "mse" else METHOD_CE).with_(
+        **_overrides(max_epochs, batch_size, patience)
+    )
+    record, folder = run_train_music(
+        settings, Path(data_dir), config=config, group_col=group_col, seed=seed,
+        push=not no_push, promote=promote, out_dir=Path(out_dir) if out_dir else None,
+    )  # fmt: skip
+    click.echo(f"model artefacts: {folder}")
+    if record:
+        click.echo(
+            f"stored as {record.version}{' (promoted)' if promote else ''}: {record.metrics}"
+        )
+
+
+@cli.group()
+def evaluate() -> None:
+    """Cross-validated evaluation beside the paper's tables."""
+
+
+@evaluate.command("music")
+@_model_options
+@click.option("--folds", type=int, default=5, show_default=True)
+@click.option(
+    "--row",
+    "row_keys",
+    multiple=True,
+    type=click.Choice(["baseline", "lstm", "att-lstm", "method", "method-ce"]),
+    help="Evaluate only these Table 1 rows (repeatable; default: all). The SVM row always runs.",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False),
+    default="artifacts/music-eval",
+    show_default=True,
+)
+@click.pass_obj
+def evaluate_music_cmd(
+    settings: Settings,
+    data_dir,
+    group_col,
+    seed,
+    max_epochs,
+    batch_size,
+    patience,
+    folds,
+    row_keys,
+    out_dir,
+) -> None:
+    """All Table 1 rows + an SVM reference, Table 2 confusion; report.json and PNGs in --out."""
+    from pathlib import Path
+
+    from models.evaluation import format_music_report
+    from models.music_jobs import run_evaluate_music
+    from models.music_model import ROWS_BY_KEY, TABLE1_ROWS
+
+    rows = tuple(ROWS_BY_KEY[k] for k in row_keys) or TABLE1_ROWS
+    report = run_evaluate_music(
+        settings, Path(data_dir), folds=folds, group_col=group_col, out_dir=Path(out_dir),
+        seed=seed, overrides=_overrides(max_epochs, batch_size, patience), rows=rows,
+    )  # fmt: skip
+    click.echo(format_music_report(report))
+    click.echo(f"\nreport: {Path(out_dir) / 'report.json'}")
+
+
+@cli.group()
+def models() -> None:
+    """The model registry: list, show, promote."""
+
+
+@models.command("list")
+@click.argument("kind", required=False, type=click.Choice(["music", "themes", "voice"]))
+@click.pass_obj
+def models_list(settings: Settings, kind) -> None:
+    """Stored models, oldest first; * marks the promoted ones."""
+    from models.registry import ModelRegistry
+
+    registry = ModelRegistry(settings)
+    promoted = {k: registry.promoted_version(k) for k in ("music", "themes", "voice")}
+    for record in registry.list(kind):
+        mark = "*" if promoted.get(record.kind) == record.version else " "
+        click.echo(
+            f"{mark} {record.version:<40} {record.created_at}  {record.feature_spec}  {json.dumps(record.metrics)}"
+        )
+
+
+@models.command("show")
+@click.argument("kind", type=click.Choice(["music", "themes", "voice"]))
+@click.argument("version")
+@click.pass_obj
+def models_show(settings: Settings, kind, version) -> None:
+    """A model's metadata as JSON."""
+    from models.exceptions import ModelsError
+    from models.registry import ModelRegistry
+
+    try:
+        click.echo(ModelRegistry(settings).show(kind, version).to_json())
+    except ModelsError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@models.command("promote")
+@click.argument("kind", type=click.Choice(["music", "themes", "voice"]))
+@click.argument("version")
+@click.pass_obj
+def models_promote(settings: Settings, kind, version) -> None:
+    """Make VERSION the model that workers serve."""
+    from models.exceptions import ModelsError
+    from models.registry import ModelRegistry
+
+    try:
+        ModelRegistry(settings).promote(kind, version)
+    except ModelsError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"promoted {version}")
+
+
 @cli.group()
 def bench() -> None:
     """Benchmarks: scripts that print speed and memory figures."""
@@ -139,6 +338,49 @@ def bench_features(
         log=log,
     )
     click.echo(json.dumps(report) if as_json else format_report(report))
+
+
+@bench.command("music")
+@click.option(
+    "--model",
+    "model_path",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="A .keras file (default: a fresh network of the method's shape).",
+)
+@click.option("--repeats", type=int, default=200, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
+def bench_music(model_path: str | None, repeats: int, as_json: bool) -> None:
+    """Serving latency (4-minute track, one core) and batched throughput of the music model."""
+    import json
+    from pathlib import Path
+
+    from benchmarks.music_model import format_report, run_music_bench
+
+    report = run_music_bench(model_path=Path(model_path) if model_path else None, repeats=repeats)
+    click.echo(json.dumps(report) if as_json else format_report(report))
+
+
+@cli.group()
+def synth() -> None:
+    """Seeded synthetic labelled audio, for tests and demos when no real data is at hand."""
+
+
+@synth.command("music")
+@click.argument("out_dir", type=click.Path(file_okay=False))
+@click.option("--per-substyle", type=int, default=4, show_default=True)
+@click.option("--seconds", type=float, default=20.0, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+def synth_music(out_dir: str, per_substyle: int, seconds: float, seed: int) -> None:
+    """Write 4 emotions x 3 sub-styles x N tracks and their labels.csv into OUT_DIR."""
+    from pathlib import Path
+
+    from models.datasets.synthetic_music import write_synthetic_music
+
+    labels = write_synthetic_music(
+        Path(out_dir), tracks_per_substyle=per_substyle, seconds=seconds, seed=seed
+    )
+    click.echo(f"wrote {labels}")
 
 
 @cli.command()

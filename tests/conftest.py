@@ -40,3 +40,23 @@ def isolated(local_stack: Settings, tmp_path) -> Settings:
         app_id=f"test-{tag}",
         home=tmp_path / "home",
     )
+
+
+@pytest.fixture(scope="session")
+def synthetic_music_dir(tmp_path_factory):
+    """A small labelled synthetic music set (4 emotions x 3 sub-styles x 4 tracks of 12 s)."""
+    from models.datasets.synthetic_music import write_synthetic_music
+
+    folder = tmp_path_factory.mktemp("synthetic-music")
+    write_synthetic_music(folder, tracks_per_substyle=4, seconds=12.0, seed=1)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def held_out_music_dir(tmp_path_factory):
+    """Synthetic tracks of other seeds than :func:`synthetic_music_dir` (never trained on)."""
+    from models.datasets.synthetic_music import write_synthetic_music
+
+    folder = tmp_path_factory.mktemp("held-out-music")
+    write_synthetic_music(folder, tracks_per_substyle=2, seconds=12.0, seed=777)
+    return folder

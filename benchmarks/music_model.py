@@ -1,0 +1,101 @@
+"""``moodstream bench music``: serving latency and batched throughput of the music emotion model.
+
+Features are excluded: the input is a segment matrix, as the stream agent holds it. The model is
+the promoted one when ``--model`` points to a ``.keras`` file, else a freshly built network of the
+method's configuration (latency does not depend on the weights). TensorFlow runs on one thread
+(one core), as a worker would with one agent per core.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import time
+from pathlib import Path
+
+import numpy as np
+
+from models.inference import MusicEmotionClassifier  # first: quiets TensorFlow's C++ logging
+from models.music_model import METHOD_MSE, build_music_model
+
+__all__ = ["run_music_bench", "format_report"]
+
+#: A 4-minute track has 80 segments of 3 s.
+TRACK_SEGMENTS = 80
+
+
+def _classifier(model_path: Path | None) -> MusicEmotionClassifier:
+    if model_path is not None:
+        return MusicEmotionClassifier.load(model_path)
+    model = build_music_model(METHOD_MSE, mean=np.zeros(62), std=np.ones(62))
+    return MusicEmotionClassifier(model, version="untrained-bench")
+
+
+def run_music_bench(
+    *,
+    model_path: Path | None = None,
+    repeats: int = 200,
+    batch_sizes: tuple[int, ...] = (1, 8, 32, 128),
+    seed: int = 0,
+) -> dict:
+    """Measure single-track latency (p50/p90/p99) and throughput per batch size."""
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(1)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+    classifier = _classifier(model_path)
+    rng = np.random.default_rng(seed)
+    track = rng.normal(size=(TRACK_SEGMENTS, 62)).astype(np.float32)
+    t0 = time.perf_counter()
+    classifier.predict(track)
+    first_call_ms = 1000 * (time.perf_counter() - t0)
+    for _ in range(10):
+        classifier.predict(track)
+    latencies = []
+    for i in range(repeats):
+        matrix = track if i % 2 == 0 else track[: TRACK_SEGMENTS - 1 - i % 7]
+        t0 = time.perf_counter()
+        classifier.predict(matrix)
+        latencies.append(1000 * (time.perf_counter() - t0))
+    throughput = {}
+    for size in batch_sizes:
+        batch = [
+            rng.normal(size=(int(n), 62)).astype(np.float32) for n in rng.integers(40, 81, size)
+        ]
+        classifier.predict_batch(batch)
+        rounds = max(3, 256 // size)
+        t0 = time.perf_counter()
+        for _ in range(rounds):
+            classifier.predict_batch(batch)
+        throughput[str(size)] = round(size * rounds / (time.perf_counter() - t0), 1)
+    lat = np.array(latencies)
+    return {
+        "model": str(model_path) if model_path else classifier.version,
+        "track_segments": TRACK_SEGMENTS,
+        "threads": 1,
+        "first_call_ms": round(first_call_ms, 1),
+        "latency_ms": {
+            "p50": round(float(np.percentile(lat, 50)), 3),
+            "p90": round(float(np.percentile(lat, 90)), 3),
+            "p99": round(float(np.percentile(lat, 99)), 3),
+        },
+        "target_p50_ms": 10.0,
+        "throughput_tracks_per_s": throughput,
+        "traces": int(classifier._predict.experimental_get_tracing_count()),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "cpu": os.cpu_count(),
+    }
+
+
+def format_report(report: dict) -> str:
+    """A human-readable summary of :func:`run_music_bench`."""
+    lat = report["latency_ms"]
+    lines = [
+        f"music emotion model ({report['model']}), one thread, {report['track_segments']} x 62 input",
+        f"  latency  p50 {lat['p50']:.2f} ms  p90 {lat['p90']:.2f} ms  p99 {lat['p99']:.2f} ms"
+        f"  (target p50 <= {report['target_p50_ms']:.0f} ms; first call {report['first_call_ms']} ms)",
+        "  throughput (tracks/s) by batch size: "
+        + ", ".join(f"{k}: {v}" for k, v in report["throughput_tracks_per_s"].items()),
+        f"  tf.function traces: {report['traces']}  peak RSS {report['peak_rss_mb']} MB",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,233 @@
+"""Cross-validated evaluation of the music emotion models against the paper's Tables 1 and 2.
+
+Group-wise stratified k-fold (clips of one song never on both sides), every Table 1 row plus a
+classical reference (segment statistics + SVM), mean +- std per row, the method's confusion
+matrix; a JSON report and PNG figures.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from models.music_model import EMOTIONS, METHOD_MSE, TABLE1_ROWS, MusicModelConfig
+from models.training import fit_music_model, pad_sequences, select_features
+
+__all__ = ["PAPER_TABLE1", "PAPER_TABLE2", "SVM_ROW", "evaluate_music", "format_music_report"]
+
+logger = logging.getLogger(__name__)
+
+#: The paper's Table 1 (accuracy, %), by row name.
+PAPER_TABLE1 = {
+    "baseline: MFCC + LSTM": 63.0,
+    "62-dim + LSTM": 67.0,
+    "62-dim + attention + LSTM": 69.8,
+    METHOD_MSE.name: 71.5,
+}
+#: The paper's Table 2 (rows true, columns predicted, %), in EMOTIONS order.
+PAPER_TABLE2 = [
+    [71.5, 5.0, 5.5, 18.0],
+    [6.0, 75.2, 6.8, 12.0],
+    [10.3, 8.9, 74.3, 6.5],
+    [12.2, 10.9, 13.4, 63.5],
+]
+SVM_ROW = "reference: segment mean+std + RBF SVM"
+
+
+@dataclass(frozen=True)
+class _Fold:
+    train: np.ndarray
+    test: np.ndarray
+
+
+def _folds(labels: np.ndarray, groups: np.ndarray, n_folds: int, seed: int) -> list[_Fold]:
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    splitter = StratifiedGroupKFold(n_splits=n_folds, shuffle=True, random_state=seed)
+    return [_Fold(tr, te) for tr, te in splitter.split(np.zeros(len(labels)), labels, groups)]
+
+
+def _svm_accuracy(matrices, y, fold: _Fold, seed: int) -> tuple[float, np.ndarray]:
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import SVC
+
+    stats = np.stack([np.concatenate([m.mean(axis=0), m.std(axis=0)]) for m in matrices])
+    clf = make_pipeline(StandardScaler(), SVC(C=1.0, kernel="rbf", random_state=seed))
+    clf.fit(stats[fold.train], y[fold.train])
+    pred = clf.predict(stats[fold.test])
+    return float(np.mean(pred == y[fold.test])), pred
+
+
+def _confusion_percent(y_true: np.ndarray, y_pred: np.ndarray) -> list[list[float]]:
+    counts = np.zeros((len(EMOTIONS), len(EMOTIONS)))
+    np.add.at(counts, (y_true, y_pred), 1)
+    rows = counts.sum(axis=1, keepdims=True)
+    return (100.0 * counts / np.maximum(rows, 1)).round(1).tolist()
+
+
+def evaluate_music(
+    matrices: list[np.ndarray],
+    labels: list[str],
+    groups: list[str],
+    *,
+    folds: int = 5,
+    seed: int = 0,
+    rows: tuple[MusicModelConfig, ...] = TABLE1_ROWS,
+    overrides: dict | None = None,
+    progress=None,
+) -> dict:
+    """Cross-validate every row; return the report (the ``report.json`` content).
+
+    ``overrides`` (e.g. ``{"max_epochs": 40, "batch_size": 16}``) apply to every row.
+    """
+    y = np.array([EMOTIONS.index(e) for e in labels])
+    groups_arr = np.asarray(groups)
+    splits = _folds(y, groups_arr, folds, seed)
+    configs = [row.with_(**(overrides or {})) for row in rows]
+    per_fold: dict[str, list[float]] = {c.name: [] for c in configs}
+    per_fold[SVM_ROW] = []
+    method_true, method_pred = [], []
+    for k, fold in enumerate(splits):
+        for config in configs:
+            model, _ = fit_music_model(
+                config,
+                [matrices[i] for i in fold.train],
+                [labels[i] for i in fold.train],
+                groups_arr[fold.train].tolist(),
+                seed=seed + k,
+            )
+            x = pad_sequences(
+                select_features([matrices[i] for i in fold.test], config), config.n_features
+            )
+            pred = np.asarray(model(x, training=False)).argmax(axis=1)
+            per_fold[config.name].append(float(np.mean(pred == y[fold.test])))
+            if config.name == METHOD_MSE.name:
+                method_true.append(y[fold.test])
+                method_pred.append(pred)
+            if progress is not None:
+                progress(1)
+        accuracy, _ = _svm_accuracy(matrices, y, fold, seed)
+        per_fold[SVM_ROW].append(accuracy)
+        logger.info("fold %d/%d done", k + 1, folds)
+    report_rows = []
+    for name, accs in per_fold.items():
+        report_rows.append(
+            {
+                "name": name,
+                "accuracy_mean": float(np.mean(accs)),
+                "accuracy_std": float(np.std(accs)),
+                "per_fold": accs,
+                "paper_accuracy": PAPER_TABLE1.get(name),
+            }
+        )
+    report = {
+        "task": "music emotion",
+        "folds": folds,
+        "seed": seed,
+        "clips": len(labels),
+        "groups": int(np.unique(groups_arr).size),
+        "class_counts": {e: int(np.sum(y == i)) for i, e in enumerate(EMOTIONS)},
+        "rows": report_rows,
+        "overrides": overrides or {},
+        "emotions": list(EMOTIONS),
+    }
+    if method_true:
+        report["confusion"] = _confusion_percent(
+            np.concatenate(method_true), np.concatenate(method_pred)
+        )
+        report["confusion_row"] = METHOD_MSE.name
+        report["paper_confusion"] = PAPER_TABLE2
+    return report
+
+
+def write_report(report: dict, out_dir: Path) -> list[Path]:
+    """Write ``report.json`` and the PNG figures (confusion heatmap, per-fold accuracy)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = [out_dir / "report.json"]
+    written[0].write_text(json.dumps(report, indent=2))
+    if "confusion" in report:
+        fig, axes = plt.subplots(1, 2, figsize=(10, 4.2))
+        for ax, matrix, title in (
+            (axes[0], report["confusion"], f"measured ({report['confusion_row']})"),
+            (axes[1], report.get("paper_confusion"), "paper, Table 2"),
+        ):
+            if matrix is None:
+                ax.axis("off")
+                continue
+            ax.imshow(matrix, cmap="Blues", vmin=0, vmax=100)
+            labels = report["emotions"]
+            ax.set_xticks(range(len(labels)), labels)
+            ax.set_yticks(range(len(labels)), labels)
+            ax.set_xlabel("predicted")
+            ax.set_ylabel("true")
+            ax.set_title(title, fontsize=9)
+            for i, row in enumerate(matrix):
+                for j, value in enumerate(row):
+                    ax.text(
+                        j,
+                        i,
+                        f"{value:.1f}",
+                        ha="center",
+                        va="center",
+                        fontsize=8,
+                        color="black" if value < 60 else "white",
+                    )
+        fig.tight_layout()
+        path = out_dir / "confusion.png"
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        written.append(path)
+    fig, ax = plt.subplots(figsize=(9, 4))
+    for row in report["rows"]:
+        ax.plot(
+            range(1, len(row["per_fold"]) + 1),
+            [100 * a for a in row["per_fold"]],
+            marker="o",
+            label=row["name"],
+        )
+    ax.set_xlabel("fold")
+    ax.set_ylabel("accuracy (%)")
+    ax.set_xticks(range(1, report["folds"] + 1))
+    ax.legend(fontsize=7, loc="lower right")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    path = out_dir / "per_fold_accuracy.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    written.append(path)
+    return written
+
+
+def format_music_report(report: dict) -> str:
+    """The table printed by ``moodstream evaluate music``, beside the paper's numbers."""
+    lines = [
+        f"{report['clips']} clips, {report['groups']} groups, group-wise stratified {report['folds']}-fold CV",
+        "",
+        f"{'model':<62}{'measured':>16}{'paper':>8}",
+    ]
+    for row in report["rows"]:
+        measured = f"{100 * row['accuracy_mean']:.1f} +- {100 * row['accuracy_std']:.1f}"
+        paper = f"{row['paper_accuracy']:.1f}" if row.get("paper_accuracy") else "-"
+        lines.append(f"{row['name']:<62}{measured:>16}{paper:>8}")
+    if "confusion" in report:
+        lines += ["", f"confusion (%, rows true), {report['confusion_row']}; paper in brackets:"]
+        lines.append(" " * 8 + "".join(f"{e:>16}" for e in report["emotions"]))
+        for e, row, paper in zip(
+            report["emotions"], report["confusion"], report["paper_confusion"], strict=True
+        ):
+            lines.append(
+                f"{e:<8}"
+                + "".join(f"{v:>8.1f} [{p:>4.1f}]" for v, p in zip(row, paper, strict=True))
+            )
+    return "\n".join(lines)

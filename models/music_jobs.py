@@ -1,0 +1,122 @@
+"""The music emotion jobs behind ``moodstream train music`` and ``moodstream evaluate music``."""
+
+from __future__ import annotations
+
+import json
+import logging
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from models.datasets.labelled import dataset_fingerprint, read_labelled_folder
+from models.evaluation import evaluate_music, format_music_report, write_report
+from models.feature_cache import MusicFeatureCache
+from models.features.music import DEFAULT_SPEC
+from models.music_model import METHOD_MSE, TABLE1_ROWS, MusicModelConfig
+from models.registry import ModelRecord, ModelRegistry
+from models.training import fit_music_model
+from streams.settings import Settings
+
+__all__ = ["load_music_set", "run_train_music", "run_evaluate_music"]
+
+logger = logging.getLogger(__name__)
+
+
+def load_music_set(settings: Settings, data_dir: Path, group_col: str | None = None):
+    """(clips, segment matrices, file hashes) of a labelled folder, features from the cache."""
+    clips = read_labelled_folder(data_dir, group_col=group_col)
+    cache = MusicFeatureCache(settings.home / "cache" / "features")
+    with tqdm(total=len(clips), desc="features", unit="track", leave=False) as bar:
+        matrices, hashes = cache.features([c.path for c in clips], progress=bar.update)
+    return clips, matrices, hashes
+
+
+def run_train_music(
+    settings: Settings,
+    data_dir: Path,
+    *,
+    config: MusicModelConfig = METHOD_MSE,
+    group_col: str | None = None,
+    seed: int = 0,
+    push: bool = True,
+    promote: bool = False,
+    out_dir: Path | None = None,
+) -> tuple[ModelRecord | None, Path]:
+    """Train on every clip of ``data_dir``; store the model in the registry (and promote it)."""
+    clips, matrices, hashes = load_music_set(settings, data_dir, group_col)
+    model, history = fit_music_model(
+        config, matrices, [c.emotion for c in clips], [c.group for c in clips], seed=seed, verbose=2
+    )
+    out_dir = Path(out_dir or tempfile.mkdtemp(prefix="moodstream-music-"))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model.save(out_dir / "model.keras")
+    metrics = {
+        "epochs": len(history["loss"]),
+        "train_accuracy": float(history["accuracy"][-1]),
+        **(
+            {"val_accuracy": float(np.max(history["val_accuracy"]))}
+            if "val_accuracy" in history
+            else {}
+        ),
+        "clips": len(clips),
+    }
+    training = {
+        "config": config.to_dict(),
+        "seed": seed,
+        "feature_spec": DEFAULT_SPEC.version,
+        "data": str(data_dir),
+    }
+    (out_dir / "training.json").write_text(
+        json.dumps({**training, "metrics": metrics, "history": history}, indent=2)
+    )
+    record = None
+    if push:
+        registry = ModelRegistry(settings)
+        record = registry.push(
+            "music",
+            {"model.keras": out_dir / "model.keras", "training.json": out_dir / "training.json"},
+            feature_spec=DEFAULT_SPEC.version,
+            training_data=dataset_fingerprint(clips, hashes),
+            hyperparameters={**config.to_dict(), "seed": seed},
+            metrics=metrics,
+        )
+        if promote:
+            registry.promote("music", record.version)
+    return record, out_dir
+
+
+def run_evaluate_music(
+    settings: Settings,
+    data_dir: Path,
+    *,
+    folds: int = 5,
+    group_col: str | None = None,
+    out_dir: Path,
+    seed: int = 0,
+    overrides: dict | None = None,
+    rows: tuple[MusicModelConfig, ...] = TABLE1_ROWS,
+) -> dict:
+    """Cross-validate every Table 1 row on ``data_dir``; write report.json and figures to ``out_dir``."""
+    clips, matrices, _ = load_music_set(settings, data_dir, group_col)
+    with tqdm(total=folds * len(rows), desc="models", unit="fit") as bar:
+        report = evaluate_music(
+            matrices,
+            [c.emotion for c in clips],
+            [c.group for c in clips],
+            folds=folds,
+            seed=seed,
+            rows=rows,
+            overrides=overrides,
+            progress=bar.update,
+        )
+    report["data"] = str(data_dir)
+    report["feature_spec"] = DEFAULT_SPEC.version
+    write_report(report, out_dir)
+    logger.info("report written to %s", out_dir / "report.json")
+    return report
+
+
+def format_report(report: dict) -> str:
+    return format_music_report(report)

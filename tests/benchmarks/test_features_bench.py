@@ -1,0 +1,39 @@
+"""The features benchmark's plumbing on two small synthetic files (its figures come from `make bench`)."""
+
+from __future__ import annotations
+
+import numpy as np
+import soundfile as sf
+
+from benchmarks.features import format_report, run_features_bench
+from tests.models.synthetic_signals import click_track, harmonic_tone
+
+
+def test_report_has_the_documented_keys(tmp_path) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    sf.write(corpus / "a.flac", harmonic_tone(220.0, seconds=7.0), 22050)
+    sf.write(
+        corpus / "b.ogg", click_track(120.0, seconds=7.0), 22050, format="OGG", subtype="VORBIS"
+    )
+    report = run_features_bench(
+        corpus, implementations=("moodstream", "librosa_reference"), log=lambda _: None
+    )
+    assert report["files"] == 2 and report["audio_seconds"] == np.float64(14.0)
+    for impl in ("moodstream", "librosa_reference"):
+        assert report[impl]["rtf_per_core"] > 0 and report[impl]["peak_rss_mb"] >= 0
+    assert len(report["agreement_pearson_r"]) == 62
+    assert report["moodstream"]["peak_rss_mb_10min_track"] >= 0
+    assert "x real time / core" in format_report(report)
+
+
+def test_music_bench_reports_latency_throughput_and_a_single_trace() -> None:
+    from benchmarks.music_model import format_report, run_music_bench
+
+    report = run_music_bench(repeats=20, batch_sizes=(1, 4))
+    lat = report["latency_ms"]
+    assert 0 < lat["p50"] <= lat["p90"] <= lat["p99"]
+    assert report["traces"] == 1  # tracks of different lengths never retrace
+    assert set(report["throughput_tracks_per_s"]) == {"1", "4"}
+    assert all(v > 0 for v in report["throughput_tracks_per_s"].values())
+    assert "p50" in format_report(report)

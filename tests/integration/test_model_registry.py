@@ -1,0 +1,101 @@
+"""The model registry on the real MinIO: train -> push -> promote -> serve; spec mismatches refused."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from models.datasets.labelled import read_labelled_folder
+from models.exceptions import FeatureSpecMismatchError, ModelNotFoundError
+from models.feature_cache import MusicFeatureCache
+from models.features.music import DEFAULT_SPEC
+from models.inference import MusicEmotionClassifier
+from models.music_model import EMOTIONS
+from models.registry import ModelRegistry, minio_client
+from streams.cli import cli
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture()
+def registry_settings(isolated):
+    """Settings whose model registry is a bucket of the test's own, removed afterwards."""
+    settings = isolated.replace(bucket_models=f"models-test-{uuid.uuid4().hex[:10]}")
+    yield settings
+    client = minio_client(settings)
+    if client.bucket_exists(settings.bucket_models):
+        for obj in client.list_objects(settings.bucket_models, recursive=True):
+            client.remove_object(settings.bucket_models, obj.object_name)
+        client.remove_bucket(settings.bucket_models)
+
+
+def test_fetch_says_what_to_do_when_nothing_is_promoted(registry_settings, tmp_path) -> None:
+    registry = ModelRegistry(registry_settings)
+    with pytest.raises(ModelNotFoundError, match="models promote music"):
+        registry.fetch("music", dest=tmp_path)
+    with pytest.raises(ModelNotFoundError, match="no music model 'music-nope'"):
+        registry.show("music", "music-nope")
+
+
+def test_registry_refuses_a_model_trained_on_other_features(registry_settings, tmp_path) -> None:
+    registry = ModelRegistry(registry_settings)
+    weights = tmp_path / "model.keras"
+    weights.write_bytes(b"not needed: the check comes first")
+    record = registry.push(
+        "music", {"model.keras": weights}, feature_spec="music62-0000old",
+        training_data="x", hyperparameters={}, metrics={},
+    )  # fmt: skip
+    registry.promote("music", record.version)
+    with pytest.raises(FeatureSpecMismatchError, match="music62-0000old") as info:
+        MusicEmotionClassifier.from_registry(registry, tmp_path / "cache")
+    assert DEFAULT_SPEC.version in str(info.value) and "retrain" in str(info.value)
+    assert not (tmp_path / "cache" / record.version / "model.keras").exists()
+
+
+@pytest.mark.slow
+def test_trained_model_round_trips_and_serves_held_out_tracks(
+    registry_settings, tmp_path, synthetic_music_dir, held_out_music_dir
+) -> None:
+    env = {**registry_settings.to_env(), "MOODSTREAM_HOME": str(tmp_path / "home")}
+    result = CliRunner().invoke(
+        cli,
+        [
+            "train",
+            "music",
+            "--data",
+            str(synthetic_music_dir),
+            "--max-epochs",
+            "60",
+            "--batch-size",
+            "16",
+            "--patience",
+            "10",
+            "--promote",
+        ],  # fmt: skip
+        env=env,
+        catch_exceptions=False,
+    )
+    assert result.exit_code == 0, result.output
+    registry = ModelRegistry(registry_settings)
+    (record,) = registry.list("music")
+    assert registry.promoted_version("music") == record.version
+    assert record.feature_spec == DEFAULT_SPEC.version
+    assert record.hyperparameters["lstm_layers"] == 2 and record.hyperparameters["seed"] == 0
+    assert len(record.training_data) == 64 and record.metrics["clips"] == 48
+    assert record.created_at and set(record.files) == {"model.keras", "training.json"}
+    listing = CliRunner().invoke(cli, ["models", "list", "music"], env=env)
+    assert f"* {record.version}" in listing.output
+    shown = CliRunner().invoke(cli, ["models", "show", "music", record.version], env=env)
+    assert json.loads(shown.output)["version"] == record.version
+
+    classifier, served = MusicEmotionClassifier.from_registry(registry, tmp_path / "models")
+    assert served.version == record.version == classifier.version
+    clips = read_labelled_folder(held_out_music_dir)
+    matrices, _ = MusicFeatureCache(tmp_path / "features").features([c.path for c in clips])
+    predicted = classifier.predict_batch(matrices).argmax(axis=1)
+    truth = np.array([EMOTIONS.index(c.emotion) for c in clips])
+    assert np.mean(predicted == truth) >= 0.90
