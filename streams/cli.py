@@ -25,7 +25,7 @@ def _configure_logging(verbose: bool) -> None:
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
     )
     # Client libraries log every connection at INFO; their warnings are what an operator needs.
-    for noisy in ("kafka", "aiokafka", "urllib3"):
+    for noisy in ("kafka", "aiokafka", "urllib3", "gensim", "matplotlib"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
@@ -251,6 +251,85 @@ def evaluate_music_cmd(
         seed=seed, overrides=_overrides(max_epochs, batch_size, patience), rows=rows,
     )  # fmt: skip
     click.echo(format_music_report(report))
+    click.echo(f"\nreport: {Path(out_dir) / 'report.json'}")
+
+
+_THEME_OPTIONS = [
+    click.option(
+        "--data",
+        "data_dir",
+        required=True,
+        type=click.Path(exists=True, file_okay=False),
+        help="Folder with labels.csv.",
+    ),
+    click.option(
+        "--topics", type=int, default=5, show_default=True, help="LDA topics per emotion."
+    ),
+    click.option(
+        "--codewords", type=int, default=150, show_default=True, help="Codebook size cap."
+    ),
+    click.option("--seed", type=int, default=0, show_default=True),
+]
+
+
+def _theme_options(fn):
+    for option in reversed(_THEME_OPTIONS):
+        fn = option(fn)
+    return fn
+
+
+@train.command("themes")
+@_theme_options
+@click.option("--promote/--no-promote", default=False, help="Promote the new model for serving.")
+@click.option("--no-push", is_flag=True, help="Keep the model local; do not store it.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None)
+@click.pass_obj
+def train_themes(
+    settings: Settings, data_dir, topics, codewords, seed, promote, no_push, out_dir
+) -> None:
+    """Fit per-emotion codebooks and LDA theme models on a labelled folder."""
+    from pathlib import Path
+
+    from models.theme_jobs import run_train_themes
+    from models.themes import ThemeConfig
+
+    config = ThemeConfig(topics=topics, codewords=codewords, seed=seed)
+    record, folder, _ = run_train_themes(
+        settings, Path(data_dir), config=config, push=not no_push, promote=promote,
+        out_dir=Path(out_dir) if out_dir else None,
+    )  # fmt: skip
+    click.echo(f"model files: {folder}")
+    if record:
+        click.echo(f"stored as {record.version}{' (promoted)' if promote else ''}")
+
+
+@evaluate.command("themes")
+@_theme_options
+@click.option(
+    "--truth-col", default=None, help="A labels.csv column of known themes: adds the ARI."
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False),
+    default="artifacts/themes-eval",
+    show_default=True,
+)
+@click.pass_obj
+def evaluate_themes_cmd(
+    settings: Settings, data_dir, topics, codewords, seed, truth_col, out_dir
+) -> None:
+    """Coherence, perplexity, sizes and stability of the themes per emotion; report.json + PNG."""
+    from pathlib import Path
+
+    from models.theme_jobs import format_themes_report, run_evaluate_themes
+    from models.themes import ThemeConfig
+
+    config = ThemeConfig(topics=topics, codewords=codewords, seed=seed)
+    report = run_evaluate_themes(
+        settings, Path(data_dir), out_dir=Path(out_dir), config=config, truth_col=truth_col
+    )
+    click.echo(format_themes_report(report))
     click.echo(f"\nreport: {Path(out_dir) / 'report.json'}")
 
 

@@ -60,3 +60,23 @@ def held_out_music_dir(tmp_path_factory):
     folder = tmp_path_factory.mktemp("held-out-music")
     write_synthetic_music(folder, tracks_per_substyle=2, seconds=12.0, seed=777)
     return folder
+
+
+@pytest.fixture(scope="session")
+def theme_music(tmp_path_factory):
+    """Longer synthetic tracks for the theme model: a base set and new arrivals (other seeds).
+
+    Returns ``(base clips, base matrices, new clips, new matrices)``.
+    """
+    from models.datasets.labelled import read_labelled_folder
+    from models.datasets.synthetic_music import write_synthetic_music
+    from models.feature_cache import MusicFeatureCache
+
+    root = tmp_path_factory.mktemp("theme-music")
+    write_synthetic_music(root / "base", tracks_per_substyle=8, seconds=24.0, seed=3)
+    write_synthetic_music(root / "new", tracks_per_substyle=3, seconds=24.0, seed=4)
+    cache = MusicFeatureCache(root / "cache")
+    base, new = read_labelled_folder(root / "base"), read_labelled_folder(root / "new")
+    base_m, _ = cache.features([c.path for c in base])
+    new_m, _ = cache.features([c.path for c in new])
+    return base, base_m, new, new_m

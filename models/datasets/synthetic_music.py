@@ -100,8 +100,13 @@ def synthesize_track(recipe: TrackRecipe) -> np.ndarray:
     beat_s = 60.0 / rng.uniform(*style.bpm)
     root = rng.integers(*style.root_midi)
     level = rng.uniform(*style.loudness)
-    substyle_index = SUBSTYLES.index(recipe.substyle)
-    step = beat_s / (1 + substyle_index % 2)  # pluck plays eighths, bell and organ quarters
+    # Sub-style: timbre, note value and register (bell: half notes an octave up over a high
+    # shimmer; pluck: eighths; organ: quarters over a low drone).
+    beats_per_note, shift = {"bell": (2.0, 12), "pluck": (0.5, 0), "organ": (1.0, 0)}[
+        recipe.substyle
+    ]
+    step = beat_s * beats_per_note
+    root = root + shift
     degree = 0
     t = 0.0
     while t < recipe.seconds:
@@ -121,6 +126,15 @@ def synthesize_track(recipe: TrackRecipe) -> np.ndarray:
         end = min(start + length, out.size)
         out[start:end] += tone[: end - start]
         t += step
+    if recipe.substyle == "organ":
+        drone_hz = _midi_hz(root - 24)
+        out += 0.25 * np.sin(2 * np.pi * drone_hz * np.arange(out.size) / sr)
+    elif recipe.substyle == "bell":
+        shimmer = np.fft.rfft(rng.standard_normal(out.size))
+        freqs = np.fft.rfftfreq(out.size, 1 / sr)
+        shimmer[(freqs < 3000) | (freqs > 4000)] = 0
+        shimmer = np.fft.irfft(shimmer, out.size)
+        out += 0.15 * shimmer / (np.std(shimmer) + 1e-9)
     if style.percussion > 0:
         burst = int(0.03 * sr)
         shape = np.exp(-np.linspace(0, 6, burst))

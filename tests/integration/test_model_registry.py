@@ -99,3 +99,43 @@ def test_trained_model_round_trips_and_serves_held_out_tracks(
     predicted = classifier.predict_batch(matrices).argmax(axis=1)
     truth = np.array([EMOTIONS.index(c.emotion) for c in clips])
     assert np.mean(predicted == truth) >= 0.90
+
+
+def test_theme_model_round_trips_through_the_registry(
+    registry_settings, tmp_path, synthetic_music_dir
+) -> None:
+    from models.themes import ThemeModel
+
+    env = {**registry_settings.to_env(), "MOODSTREAM_HOME": str(tmp_path / "home")}
+    result = CliRunner().invoke(
+        cli,
+        [
+            "train",
+            "themes",
+            "--data",
+            str(synthetic_music_dir),
+            "--out",
+            str(tmp_path / "local"),
+            "--promote",
+        ],
+        env=env,
+        catch_exceptions=False,
+    )
+    assert result.exit_code == 0, result.output
+    registry = ModelRegistry(registry_settings)
+    (record,) = registry.list("themes")
+    assert registry.promoted_version("themes") == record.version
+    assert record.metrics["sad"]["tracks"] == 12 and record.hyperparameters["topics"] == 5
+    served, served_record = ThemeModel.from_registry(registry, tmp_path / "cache")
+    local = ThemeModel.load(tmp_path / "local")
+    clips = read_labelled_folder(synthetic_music_dir)
+    matrices, _ = MusicFeatureCache(tmp_path / "home" / "cache" / "features").features(
+        [c.path for c in clips]
+    )
+    for clip, matrix in zip(clips, matrices, strict=True):
+        a, b = served.assign(clip.emotion, matrix), local.assign(clip.emotion, matrix)
+        assert a.theme_id == b.theme_id
+        np.testing.assert_allclose(
+            list(a.distribution.values()), list(b.distribution.values()), atol=1e-6
+        )
+    assert served_record.version == record.version
