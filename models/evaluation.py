@@ -17,7 +17,15 @@ import numpy as np
 from models.music_model import EMOTIONS, METHOD_MSE, TABLE1_ROWS, MusicModelConfig
 from models.training import fit_music_model, pad_sequences, select_features
 
-__all__ = ["PAPER_TABLE1", "PAPER_TABLE2", "SVM_ROW", "evaluate_music", "format_music_report"]
+__all__ = [
+    "confusion_percent",
+    "group_folds",
+    "PAPER_TABLE1",
+    "PAPER_TABLE2",
+    "SVM_ROW",
+    "evaluate_music",
+    "format_music_report",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +52,7 @@ class _Fold:
     test: np.ndarray
 
 
-def _folds(labels: np.ndarray, groups: np.ndarray, n_folds: int, seed: int) -> list[_Fold]:
+def group_folds(labels: np.ndarray, groups: np.ndarray, n_folds: int, seed: int) -> list[_Fold]:
     from sklearn.model_selection import StratifiedGroupKFold
 
     splitter = StratifiedGroupKFold(n_splits=n_folds, shuffle=True, random_state=seed)
@@ -63,7 +71,7 @@ def _svm_accuracy(matrices, y, fold: _Fold, seed: int) -> tuple[float, np.ndarra
     return float(np.mean(pred == y[fold.test])), pred
 
 
-def _confusion_percent(y_true: np.ndarray, y_pred: np.ndarray) -> list[list[float]]:
+def confusion_percent(y_true: np.ndarray, y_pred: np.ndarray) -> list[list[float]]:
     counts = np.zeros((len(EMOTIONS), len(EMOTIONS)))
     np.add.at(counts, (y_true, y_pred), 1)
     rows = counts.sum(axis=1, keepdims=True)
@@ -87,7 +95,7 @@ def evaluate_music(
     """
     y = np.array([EMOTIONS.index(e) for e in labels])
     groups_arr = np.asarray(groups)
-    splits = _folds(y, groups_arr, folds, seed)
+    splits = group_folds(y, groups_arr, folds, seed)
     configs = [row.with_(**(overrides or {})) for row in rows]
     per_fold: dict[str, list[float]] = {c.name: [] for c in configs}
     per_fold[SVM_ROW] = []
@@ -137,7 +145,7 @@ def evaluate_music(
         "emotions": list(EMOTIONS),
     }
     if method_true:
-        report["confusion"] = _confusion_percent(
+        report["confusion"] = confusion_percent(
             np.concatenate(method_true), np.concatenate(method_pred)
         )
         report["confusion_row"] = METHOD_MSE.name
@@ -220,7 +228,7 @@ def format_music_report(report: dict) -> str:
         measured = f"{100 * row['accuracy_mean']:.1f} +- {100 * row['accuracy_std']:.1f}"
         paper = f"{row['paper_accuracy']:.1f}" if row.get("paper_accuracy") else "-"
         lines.append(f"{row['name']:<62}{measured:>16}{paper:>8}")
-    if "confusion" in report:
+    if "confusion" in report and report.get("paper_confusion"):
         lines += ["", f"confusion (%, rows true), {report['confusion_row']}; paper in brackets:"]
         lines.append(" " * 8 + "".join(f"{e:>16}" for e in report["emotions"]))
         for e, row, paper in zip(
@@ -230,4 +238,11 @@ def format_music_report(report: dict) -> str:
                 f"{e:<8}"
                 + "".join(f"{v:>8.1f} [{p:>4.1f}]" for v, p in zip(row, paper, strict=True))
             )
+    elif "confusion" in report:
+        lines += ["", f"confusion (%, rows true), {report['confusion_row']}:"]
+        lines.append(" " * 8 + "".join(f"{e:>8}" for e in report["emotions"]))
+        for e, row in zip(report["emotions"], report["confusion"], strict=True):
+            lines.append(f"{e:<8}" + "".join(f"{v:>8.1f}" for v in row))
+    for note in report.get("notes", []):
+        lines.append(f"note: {note}")
     return "\n".join(lines)

@@ -6,6 +6,7 @@ __all__ = [
     "ModelsError",
     "AudioDecodeError",
     "AudioTooLongError",
+    "AudioTooShortError",
     "FeatureParameterError",
     "DatasetError",
     "RegistryError",
@@ -44,3 +45,7 @@ class ModelNotFoundError(RegistryError):
 
 class FeatureSpecMismatchError(RegistryError):
     """A stored model was trained on features of another spec version than this code computes."""
+
+
+class AudioTooShortError(AudioDecodeError):
+    """A clip is shorter than the shortest the path accepts."""

@@ -254,6 +254,93 @@ def evaluate_music_cmd(
     click.echo(f"\nreport: {Path(out_dir) / 'report.json'}")
 
 
+@train.command("voice")
+@_model_options
+@click.option("--promote/--no-promote", default=False, help="Promote the new model for serving.")
+@click.option("--no-push", is_flag=True, help="Keep the model local; do not store it.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None)
+@click.pass_obj
+def train_voice(
+    settings: Settings,
+    data_dir,
+    group_col,
+    seed,
+    max_epochs,
+    batch_size,
+    patience,
+    promote,
+    no_push,
+    out_dir,
+) -> None:
+    """Train the dual-channel HSF + CRNN voice emotion model on a labelled folder."""
+    from pathlib import Path
+
+    from models.voice_jobs import run_train_voice
+    from models.voice_model import VOICE_METHOD
+
+    config = VOICE_METHOD.with_(**_overrides(max_epochs, batch_size, patience))
+    record, folder = run_train_voice(
+        settings, Path(data_dir), config=config, group_col=group_col, seed=seed,
+        push=not no_push, promote=promote, out_dir=Path(out_dir) if out_dir else None,
+    )  # fmt: skip
+    click.echo(f"model artefacts: {folder}")
+    if record:
+        click.echo(
+            f"stored as {record.version}{' (promoted)' if promote else ''}: {record.metrics}"
+        )
+
+
+@evaluate.command("voice")
+@_model_options
+@click.option("--folds", type=int, default=5, show_default=True)
+@click.option(
+    "--row",
+    "row_keys",
+    multiple=True,
+    type=click.Choice(["crnn", "hsf-crnn", "method"]),
+    help="Evaluate only these Table 3 rows (repeatable; default: all).",
+)
+@click.option(
+    "--no-reference", is_flag=True, help="Skip the eGeMAPS + SVM reference row (needs opensmile)."
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False),
+    default="artifacts/voice-eval",
+    show_default=True,
+)
+@click.pass_obj
+def evaluate_voice_cmd(
+    settings: Settings,
+    data_dir,
+    group_col,
+    seed,
+    max_epochs,
+    batch_size,
+    patience,
+    folds,
+    row_keys,
+    no_reference,
+    out_dir,
+) -> None:
+    """Speaker-independent CV of the Table 3 rows (+ eGeMAPS/SVM); report.json and PNGs in --out."""
+    from pathlib import Path
+
+    from models.evaluation import format_music_report
+    from models.voice_jobs import run_evaluate_voice
+    from models.voice_model import TABLE3_ROWS, VOICE_ROWS_BY_KEY
+
+    rows = tuple(VOICE_ROWS_BY_KEY[k] for k in row_keys) or TABLE3_ROWS
+    report = run_evaluate_voice(
+        settings, Path(data_dir), out_dir=Path(out_dir), folds=folds, group_col=group_col,
+        seed=seed, overrides=_overrides(max_epochs, batch_size, patience), rows=rows,
+        reference=not no_reference,
+    )  # fmt: skip
+    click.echo(format_music_report(report))
+    click.echo(f"\nreport: {Path(out_dir) / 'report.json'}")
+
+
 _THEME_OPTIONS = [
     click.option(
         "--data",
@@ -440,9 +527,41 @@ def bench_music(model_path: str | None, repeats: int, as_json: bool) -> None:
     click.echo(json.dumps(report) if as_json else format_report(report))
 
 
+@bench.command("voice")
+@click.option("--model", "model_path", type=click.Path(exists=True, dir_okay=False), default=None)
+@click.option("--repeats", type=int, default=100, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
+def bench_voice(model_path: str | None, repeats: int, as_json: bool) -> None:
+    """Voice clip -> emotion latency on one core (5 s clip, decode and features included)."""
+    import json
+    from pathlib import Path
+
+    from benchmarks.voice_model import format_report, run_voice_bench
+
+    report = run_voice_bench(model_path=Path(model_path) if model_path else None, repeats=repeats)
+    click.echo(json.dumps(report) if as_json else format_report(report))
+
+
 @cli.group()
 def synth() -> None:
     """Seeded synthetic labelled audio, for tests and demos when no real data is at hand."""
+
+
+@synth.command("speech")
+@click.argument("out_dir", type=click.Path(file_okay=False))
+@click.option(
+    "--per-voice", type=int, default=4, show_default=True, help="Clips per emotion and voice."
+)
+@click.option("--seed", type=int, default=0, show_default=True)
+def synth_speech(out_dir: str, per_voice: int, seed: int) -> None:
+    """Write espeak-ng emotional speech (4 emotions x 6 voices x N) and labels.csv into OUT_DIR."""
+    from pathlib import Path
+
+    from models.datasets.synthetic_speech import write_synthetic_speech
+
+    click.echo(
+        f"wrote {write_synthetic_speech(Path(out_dir), clips_per_voice=per_voice, seed=seed)}"
+    )
 
 
 @synth.command("music")

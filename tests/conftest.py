@@ -80,3 +80,13 @@ def theme_music(tmp_path_factory):
     base_m, _ = cache.features([c.path for c in base])
     new_m, _ = cache.features([c.path for c in new])
     return base, base_m, new, new_m
+
+
+@pytest.fixture(scope="session")
+def synthetic_speech_dir(tmp_path_factory):
+    """espeak-ng emotional speech: 4 emotions x 6 voices x 4 clips, ``speaker`` is the group."""
+    from models.datasets.synthetic_speech import write_synthetic_speech
+
+    folder = tmp_path_factory.mktemp("synthetic-speech")
+    write_synthetic_speech(folder, clips_per_voice=4, seed=5)
+    return folder

@@ -12,9 +12,9 @@ cover the same 515 ms. A clip shorter than one window is padded to one window (s
 with the log floor; HSF: statistics over the frames that exist).
 
 LLD columns (in order): MFCC 1-14 (26 mel bands, the paper's DCT), their 14 regression deltas
-(+-2 frames), F0 (Hz; YIN on 40 ms frames centred on each 20 ms frame, 70-500 Hz, threshold
-0.2), periodicity (1 - min CMND), log energy (dBFS), zero-crossing rate (crossings per
-sample), F1-F3 (Hz; LPC order 16, pre-emphasis 0.9, on every other voiced frame), and the log energies (dB) of the 8 bands of
+(+-2 frames), F0 (Hz; YIN on 40 ms frames centred on every other 20 ms frame, each estimate held
+for two frames, 70-500 Hz, threshold 0.2), periodicity (1 - min CMND), log energy (dBFS), zero-crossing rate (crossings per
+sample), F1-F3 (Hz; LPC order 16, pre-emphasis 0.9, on every 4th frame when voiced), and the log energies (dB) of the 8 bands of
 500 Hz between 0 and 4 kHz. F0 and formants are undefined in unvoiced or silent frames: the HSF
 of those columns is taken over the frames where they are defined, 0 when there are none.
 
@@ -60,6 +60,7 @@ __all__ = [
     "spectrogram_segments",
     "voice_inputs",
     "speech_activity",
+    "analyse_clip",
 ]
 
 LLD_NAMES: tuple[str, ...] = (
@@ -93,6 +94,10 @@ class VoiceFeatureSpec:
     n_mfcc: int = 14
     delta_width: int = 2
     pitch_frame_length: int = 640
+    pitch_step_frames: int = 2
+    """YIN runs on every 2nd frame (20 ms step); each estimate holds for the next frame too."""
+    formant_step_frames: int = 4
+    """Formants on every 4th frame (40 ms step) when it is voiced."""
     fmin_hz: float = 70.0
     fmax_hz: float = 500.0
     yin_threshold: float = 0.2
@@ -107,7 +112,7 @@ class VoiceFeatureSpec:
     spectrogram_floor_db: float = -100.0
     min_voiced_s: float = 0.2
     min_voiced_fraction: float = 0.1
-    revision: int = 1
+    revision: int = 2
 
     @property
     def n_bins(self) -> int:
@@ -163,33 +168,71 @@ def _pitch(
     padded = np.concatenate(
         [np.zeros(pad, np.float32), y, np.zeros(spec.pitch_frame_length, np.float32)]
     )
-    long_frames = frame_signal(padded, spec.pitch_frame_length, spec.hop_length)[:n_frames]
-    return yin_f0(
+    step = spec.pitch_step_frames
+    long_frames = frame_signal(padded, spec.pitch_frame_length, spec.hop_length)[:n_frames:step]
+    f0, periodicity = yin_f0(
         long_frames,
         sr=spec.sr,
         fmin_hz=spec.fmin_hz,
         fmax_hz=spec.fmax_hz,
         threshold=spec.yin_threshold,
-        active=active,
+        active=active[::step],
     )
+    # Each estimate holds for the ``step`` short frames it starts; silent frames stay unvoiced.
+    f0 = np.repeat(f0, step)[:n_frames]
+    f0[~active] = np.nan
+    return f0, np.repeat(periodicity, step)[:n_frames]
 
 
-def _lld_matrix(y: np.ndarray, spec: VoiceFeatureSpec) -> np.ndarray:
-    """(n_frames, 43) LLDs with NaN where F0 / formants are undefined."""
+@dataclass(frozen=True)
+class _Framing:
+    """What the speech rule and the LLDs share: frames, levels and the pitch track."""
+
+    frames: np.ndarray
+    level: np.ndarray
+    active: np.ndarray
+    f0: np.ndarray
+    periodicity: np.ndarray
+
+
+def _framing(y: np.ndarray, spec: VoiceFeatureSpec) -> _Framing:
     frames = _frames(y, spec)
     level = frame_rms_dbfs(frames)
     active = level > spec.silence_dbfs
+    f0, periodicity = _pitch(y, frames.shape[0], active, spec)
+    return _Framing(frames, level, active, f0, periodicity)
+
+
+def _activity(framing: _Framing, spec: VoiceFeatureSpec) -> SpeechActivity:
+    voiced = ~np.isnan(framing.f0)
+    voiced_s = float(voiced.sum() * spec.hop_length / spec.sr)
+    n_active = int(framing.active.sum())
+    voiced_fraction = float(voiced.sum() / n_active) if n_active else 0.0
+    return SpeechActivity(
+        voiced_s=voiced_s,
+        voiced_fraction=voiced_fraction,
+        active_fraction=float(n_active / framing.frames.shape[0]),
+        has_speech=voiced_s >= spec.min_voiced_s and voiced_fraction >= spec.min_voiced_fraction,
+    )
+
+
+def _lld_matrix(
+    y: np.ndarray, spec: VoiceFeatureSpec, framing: _Framing | None = None
+) -> np.ndarray:
+    """(n_frames, 43) LLDs with NaN where F0 / formants are undefined."""
+    framing = framing or _framing(y, spec)
+    frames, level = framing.frames, framing.level
+    f0, periodicity = framing.f0, framing.periodicity
     power = power_spectrum(frames, np.hamming(spec.frame_length).astype(np.float32))
     log_mel = np.log(
         np.maximum(power @ mel_basis(spec.sr, spec.frame_length, spec.n_mels).T, LOG_FLOOR)
     )
     mfcc = log_mel @ paper_dct(spec.n_mels, spec.n_mfcc).T
-    f0, periodicity = _pitch(y, frames.shape[0], active, spec)
     signs = np.signbit(frames)
     zcr = np.count_nonzero(signs[:, 1:] != signs[:, :-1], axis=1) / (spec.frame_length - 1)
     # Formants are only meaningful in voiced frames; every other one (20 ms step) is enough.
     formant_frames = ~np.isnan(f0)
-    formant_frames[1::2] = False
+    formant_frames[np.arange(f0.size) % spec.formant_step_frames != 0] = False
     formants, _ = lpc_formants(
         frames,
         sr=spec.sr,
@@ -198,7 +241,7 @@ def _lld_matrix(y: np.ndarray, spec: VoiceFeatureSpec) -> np.ndarray:
         min_hz=spec.formant_min_hz,
         max_hz=spec.formant_max_hz,
         max_bandwidth_hz=spec.formant_max_bandwidth_hz,
-        active=active,
+        active=formant_frames,
     )
     bin_hz = spec.sr / spec.frame_length
     band_of_bin = (np.arange(power.shape[1]) * bin_hz // spec.band_width_hz).astype(np.int64)
@@ -299,10 +342,28 @@ def voice_inputs(
 ) -> VoiceInputs:
     """Both channels' inputs for one clip, sharing one framing of the signal."""
     y = _prepare(y, sr, spec)
-    llds = _lld_matrix(y, spec)
+    framing = _framing(y, spec)
+    return _inputs(y, framing, spec)
+
+
+def _inputs(y: np.ndarray, framing: _Framing, spec: VoiceFeatureSpec) -> VoiceInputs:
+    llds = _lld_matrix(y, spec, framing)
     return VoiceInputs(
-        hsf=hsf_sequence(llds, spec), spectrogram=_spectrogram_segments(_frames(y, spec), spec)
+        hsf=hsf_sequence(llds, spec), spectrogram=_spectrogram_segments(framing.frames, spec)
     )
+
+
+def analyse_clip(
+    *, y: np.ndarray, sr: int, spec: VoiceFeatureSpec = DEFAULT_VOICE_SPEC
+) -> tuple[SpeechActivity, VoiceInputs | None]:
+    """The speech rule and, when the clip holds speech, both channels' inputs.
+
+    One framing and one pitch track serve both, so serving pays for them once.
+    """
+    y = _prepare(y, sr, spec)
+    framing = _framing(y, spec)
+    activity = _activity(framing, spec)
+    return activity, (_inputs(y, framing, spec) if activity.has_speech else None)
 
 
 def speech_activity(
@@ -310,16 +371,4 @@ def speech_activity(
 ) -> SpeechActivity:
     """Apply the documented speech rule to a clip (see the module docstring)."""
     y = _prepare(y, sr, spec)
-    frames = _frames(y, spec)
-    active = frame_rms_dbfs(frames) > spec.silence_dbfs
-    f0, _ = _pitch(y, frames.shape[0], active, spec)
-    voiced = ~np.isnan(f0)
-    voiced_s = float(voiced.sum() * spec.hop_length / spec.sr)
-    n_active = int(active.sum())
-    voiced_fraction = float(voiced.sum() / n_active) if n_active else 0.0
-    return SpeechActivity(
-        voiced_s=voiced_s,
-        voiced_fraction=voiced_fraction,
-        active_fraction=float(n_active / frames.shape[0]),
-        has_speech=voiced_s >= spec.min_voiced_s and voiced_fraction >= spec.min_voiced_fraction,
-    )
+    return _activity(_framing(y, spec), spec)

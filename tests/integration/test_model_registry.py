@@ -139,3 +139,38 @@ def test_theme_model_round_trips_through_the_registry(
             list(a.distribution.values()), list(b.distribution.values()), atol=1e-6
         )
     assert served_record.version == record.version
+
+
+@pytest.mark.slow
+def test_voice_model_round_trips_and_answers_a_clip(
+    registry_settings, tmp_path, synthetic_speech_dir
+) -> None:
+    from models.features.voice import DEFAULT_VOICE_SPEC
+    from models.voice import VoiceEmotionClassifier
+
+    env = {**registry_settings.to_env(), "MOODSTREAM_HOME": str(tmp_path / "home")}
+    result = CliRunner().invoke(
+        cli,
+        [
+            "train",
+            "voice",
+            "--data",
+            str(synthetic_speech_dir),
+            "--group-col",
+            "speaker",
+            "--max-epochs",
+            "8",
+            "--promote",
+        ],  # fmt: skip
+        env=env,
+        catch_exceptions=False,
+    )
+    assert result.exit_code == 0, result.output
+    registry = ModelRegistry(registry_settings)
+    (record,) = registry.list("voice")
+    assert record.feature_spec == DEFAULT_VOICE_SPEC.version and record.metrics["clips"] == 96
+    classifier, served = VoiceEmotionClassifier.from_registry(registry, tmp_path / "models")
+    assert served.version == record.version == classifier.version
+    clip = sorted(synthetic_speech_dir.glob("*.wav"))[0]
+    answer = classifier.classify(clip.read_bytes())
+    assert answer.has_speech and set(answer.probabilities) == set(EMOTIONS)

@@ -1,0 +1,111 @@
+"""``moodstream bench voice``: voice clip -> emotion latency on one core, features included.
+
+The clip is a 5 s espeak-ng sentence (synthetic speech, so it runs anywhere); the model is the
+given ``.keras`` file or a freshly built network of the method's shape (latency does not depend
+on the weights). Decoding (WAV bytes), the speech rule, both channels' inputs and inference are
+all inside the measured call, as in the recommender's path.
+"""
+
+from __future__ import annotations
+
+import io
+import resource
+import time
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from models.features.voice import analyse_clip
+from models.voice import VoiceEmotionClassifier
+from models.voice_model import VOICE_METHOD, build_voice_model
+
+__all__ = ["run_voice_bench", "format_report"]
+
+
+def _clip_bytes(seconds: float = 5.0) -> bytes:
+    from models.datasets.synthetic_speech import SENTENCES, speak
+
+    rng = np.random.default_rng(0)
+    parts, sr = [], 22050
+    while sum(p.size for p in parts) < seconds * sr:
+        y, sr = speak(
+            SENTENCES[len(parts) % len(SENTENCES)], voice="en-us+f3", emotion="happy", rng=rng
+        )
+        parts.append(y)
+    y = np.concatenate(parts)[: int(seconds * sr)]
+    buf = io.BytesIO()
+    sf.write(buf, y, sr, format="WAV")
+    return buf.getvalue()
+
+
+def run_voice_bench(*, model_path: Path | None = None, repeats: int = 100) -> dict:
+    """p50/p90/p99 of :meth:`VoiceEmotionClassifier.classify` on a 5 s clip, and its parts."""
+    import tensorflow as tf
+
+    from models.audio import load_audio
+
+    tf.config.threading.set_intra_op_parallelism_threads(1)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+    if model_path is not None:
+        classifier = VoiceEmotionClassifier.load(model_path)
+    else:
+        model = build_voice_model(
+            VOICE_METHOD,
+            hsf_mean=np.zeros(172),
+            hsf_std=np.ones(172),
+            spec_mean=-60.0,
+            spec_std=20.0,
+        )
+        classifier = VoiceEmotionClassifier(model, version="untrained-bench")
+    clip = _clip_bytes()
+    t0 = time.perf_counter()
+    answer = classifier.classify(clip)
+    first_ms = 1000 * (time.perf_counter() - t0)
+    for _ in range(5):
+        classifier.classify(clip)
+    total, decode, features = [], [], []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        classifier.classify(clip)
+        total.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        y = load_audio(clip, sr=16000)
+        t1 = time.perf_counter()
+        analyse_clip(y=y, sr=16000)
+        t2 = time.perf_counter()
+        decode.append(t1 - t0)
+        features.append(t2 - t1)
+
+    def pct(values, q):
+        return round(1000 * float(np.percentile(values, q)), 2)
+
+    return {
+        "model": str(model_path) if model_path else classifier.version,
+        "clip_seconds": 5.0,
+        "threads": 1,
+        "has_speech": answer.has_speech,
+        "first_call_ms": round(first_ms, 1),
+        "latency_ms": {"p50": pct(total, 50), "p90": pct(total, 90), "p99": pct(total, 99)},
+        "decode_ms_p50": pct(decode, 50),
+        "features_ms_p50": pct(features, 50),
+        "model_ms_p50": round(pct(total, 50) - pct(decode, 50) - pct(features, 50), 2),
+        "target_p50_ms": 20.0,
+        "traces": int(classifier._predict.experimental_get_tracing_count()),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }
+
+
+def format_report(report: dict) -> str:
+    """A human-readable summary of :func:`run_voice_bench`."""
+    lat = report["latency_ms"]
+    return "\n".join(
+        [
+            f"voice emotion ({report['model']}), one thread, a {report['clip_seconds']:.0f} s clip, features included",
+            f"  latency  p50 {lat['p50']:.1f} ms  p90 {lat['p90']:.1f} ms  p99 {lat['p99']:.1f} ms"
+            f"  (target p50 <= {report['target_p50_ms']:.0f} ms; first call {report['first_call_ms']} ms)",
+            f"  of which: decode {report['decode_ms_p50']} ms, speech rule + features "
+            f"{report['features_ms_p50']} ms, model ~{report['model_ms_p50']} ms",
+            f"  tf.function traces: {report['traces']}  peak RSS {report['peak_rss_mb']} MB",
+        ]
+    )

@@ -1,0 +1,253 @@
+"""Voice emotion: datasets of clip inputs, training, cross-validation and the serving classifier.
+
+Serving (:class:`VoiceEmotionClassifier`) accepts clips of 0.5 s to 30 s, any sample rate, mono
+or stereo (decoded and resampled to 16 kHz). Before any emotion is read, the speech rule of
+:func:`models.features.voice.speech_activity` runs: a clip without speech (silence, steady noise)
+gets an explicit "no speech" answer, never a confident emotion.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from models.audio import load_audio
+from models.exceptions import AudioDecodeError, AudioTooShortError, DatasetError
+from models.features.voice import DEFAULT_VOICE_SPEC, analyse_clip, voice_inputs
+from models.music_model import EMOTIONS
+from models.voice_model import VoiceModelConfig, build_voice_model
+
+__all__ = [
+    "MIN_CLIP_S",
+    "MAX_CLIP_S",
+    "VoiceSample",
+    "VoiceFeatureCache",
+    "pad_voice_batch",
+    "fit_voice_model",
+    "VoiceAnswer",
+    "VoiceEmotionClassifier",
+]
+
+logger = logging.getLogger(__name__)
+
+MIN_CLIP_S = 0.5
+MAX_CLIP_S = 30.0
+
+
+@dataclass(frozen=True)
+class VoiceSample:
+    """Both channels' inputs of one clip."""
+
+    hsf: np.ndarray  # (windows, 172) float32
+    spectrogram: np.ndarray  # (windows, 161, 50) float16 on disk, float32 in batches
+
+
+def _extract(path: str) -> tuple[np.ndarray, np.ndarray]:
+    inputs = voice_inputs(y=load_audio(path, sr=DEFAULT_VOICE_SPEC.sr), sr=DEFAULT_VOICE_SPEC.sr)
+    return inputs.hsf.astype(np.float32), inputs.spectrogram.astype(np.float16)
+
+
+class VoiceFeatureCache:
+    """Voice inputs of audio files, cached by content hash and voice feature-spec version."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root) / DEFAULT_VOICE_SPEC.version
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def samples(
+        self, paths: Sequence[Path], *, workers: int | None = None, progress=None
+    ) -> list[VoiceSample]:
+        """Inputs of ``paths``, computing the missing ones in parallel."""
+        hashes = [hashlib.sha256(Path(p).read_bytes()).hexdigest() for p in paths]
+        missing = [
+            (p, h)
+            for p, h in zip(paths, hashes, strict=True)
+            if not (self.root / f"{h}.npz").exists()
+        ]
+        if missing:
+            workers = workers or max(1, min(os.cpu_count() or 1, 4))
+            with ProcessPoolExecutor(max_workers=workers) as pool:
+                futures = [(p, h, pool.submit(_extract, str(p))) for p, h in missing]
+                for p, h, future in futures:
+                    try:
+                        hsf, spec = future.result()
+                    except AudioDecodeError as exc:
+                        raise DatasetError(f"{p}: {exc}") from exc
+                    tmp = self.root / f"{h}.tmp.npz"
+                    np.savez(tmp, hsf=hsf, spectrogram=spec)
+                    tmp.replace(self.root / f"{h}.npz")
+                    if progress is not None:
+                        progress(1)
+        out = []
+        for h in hashes:
+            with np.load(self.root / f"{h}.npz") as data:
+                out.append(VoiceSample(data["hsf"], data["spectrogram"]))
+        return out
+
+
+def pad_voice_batch(samples: Sequence[VoiceSample]) -> tuple[np.ndarray, np.ndarray]:
+    """Zero-pad to the longest clip: ``(N, W, 172)`` and ``(N, W, 161, 50)`` float32."""
+    longest = max(s.hsf.shape[0] for s in samples)
+    hsf = np.zeros((len(samples), longest, samples[0].hsf.shape[1]), np.float32)
+    spec = np.zeros((len(samples), longest, *samples[0].spectrogram.shape[1:]), np.float32)
+    for i, s in enumerate(samples):
+        hsf[i, : s.hsf.shape[0]] = s.hsf
+        spec[i, : s.spectrogram.shape[0]] = s.spectrogram
+    return hsf, spec
+
+
+def _validation_split(groups: np.ndarray, seed: int) -> np.ndarray | None:
+    unique = np.unique(groups)
+    if unique.size < 4:
+        return None
+    rng = np.random.default_rng(seed)
+    held = rng.choice(unique, size=max(1, int(round(0.15 * unique.size))), replace=False)
+    return np.isin(groups, held)
+
+
+def fit_voice_model(
+    config: VoiceModelConfig,
+    samples: Sequence[VoiceSample],
+    labels: Sequence[str],
+    groups: Sequence[str],
+    *,
+    seed: int = 0,
+    verbose: int = 0,
+):
+    """Train one voice model; early stopping on held-out speakers. Return (model, history)."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    y = keras.utils.to_categorical([EMOTIONS.index(e) for e in labels], len(EMOTIONS))
+    val = _validation_split(np.asarray(groups), seed)
+    train_idx = np.flatnonzero(~val) if val is not None else np.arange(len(samples))
+    hsf_rows = np.concatenate([samples[i].hsf for i in train_idx])
+    spec_values = np.concatenate([samples[i].spectrogram.ravel()[::97] for i in train_idx]).astype(
+        np.float32
+    )
+    model = build_voice_model(
+        config,
+        hsf_mean=hsf_rows.mean(axis=0), hsf_std=hsf_rows.std(axis=0),
+        spec_mean=float(spec_values.mean()), spec_std=float(spec_values.std() + 1e-6),
+    )  # fmt: skip
+    hsf, spec = pad_voice_batch(samples)
+    fit_args, monitor = {}, "loss"
+    if val is not None:
+        val_idx = np.flatnonzero(val)
+        fit_args["validation_data"] = ((hsf[val_idx], spec[val_idx]), y[val_idx])
+        monitor = "val_loss"
+    history = model.fit(
+        (hsf[train_idx], spec[train_idx]), y[train_idx],
+        batch_size=config.batch_size, epochs=config.max_epochs, shuffle=True, verbose=verbose,
+        callbacks=[keras.callbacks.EarlyStopping(monitor=monitor, patience=config.patience, restore_best_weights=True)],
+        **fit_args,
+    )  # fmt: skip
+    return model, history.history
+
+
+@dataclass(frozen=True)
+class VoiceAnswer:
+    """What the voice model read from a clip."""
+
+    has_speech: bool
+    emotion: str | None
+    """None when the clip holds no speech."""
+    probabilities: dict[str, float]
+    voiced_s: float
+    duration_s: float
+
+
+class VoiceEmotionClassifier:
+    """A trained voice model, ready to serve: decode, speech rule, features, one tf.function."""
+
+    def __init__(self, model, *, version: str = "local") -> None:
+        import tensorflow as tf
+
+        self.model = model
+        self.version = version
+        self._predict = tf.function(
+            lambda hsf, spec: model((hsf, spec), training=False),
+            input_signature=[
+                tf.TensorSpec([None, None, 172], tf.float32),
+                tf.TensorSpec([None, None, 161, 50], tf.float32),
+            ],
+            reduce_retracing=True,
+        )
+
+    @classmethod
+    def load(cls, path: Path, *, version: str = "local") -> VoiceEmotionClassifier:
+        """Load a saved ``.keras`` file."""
+        import keras
+
+        import models.layers  # noqa: F401  (registers the custom layers)
+        import models.voice_model  # noqa: F401
+
+        return cls(keras.models.load_model(path, compile=False), version=version)
+
+    @classmethod
+    def from_registry(cls, registry, cache_dir: Path, version: str | None = None):
+        """The promoted (or given) voice model and its record; refuses other voice features."""
+        record, folder = registry.fetch(
+            "voice", version, dest=cache_dir, expected_feature_spec=DEFAULT_VOICE_SPEC.version
+        )
+        return cls.load(folder / "model.keras", version=record.version), record
+
+    def predict_samples(self, samples: Sequence[VoiceSample]) -> np.ndarray:
+        """Class probabilities ``(N, 4)`` for prepared inputs."""
+        hsf, spec = pad_voice_batch(samples)
+        return np.asarray(self._predict(hsf, spec))
+
+    def classify(
+        self, audio: bytes | str | Path | np.ndarray, *, sr: int | None = None
+    ) -> VoiceAnswer:
+        """Read the emotion of one clip (encoded bytes, a path, or samples with ``sr``).
+
+        Raises
+        ------
+        AudioDecodeError
+            Empty, corrupt or undecodable audio.
+        AudioTooLongError / AudioTooShortError
+            Outside 0.5-30 s.
+        """
+        rate = DEFAULT_VOICE_SPEC.sr
+        if isinstance(audio, np.ndarray):
+            import soxr
+
+            y = np.asarray(audio, dtype=np.float32)
+            if y.ndim == 2:
+                y = y.mean(axis=1)
+            if sr is None:
+                raise ValueError("samples need their sample rate: classify(y, sr=...)")
+            if sr != rate:
+                y = soxr.resample(y, sr, rate).astype(np.float32)
+            if y.size / rate > MAX_CLIP_S:
+                from models.exceptions import AudioTooLongError
+
+                raise AudioTooLongError(
+                    f"the clip is {y.size / rate:.1f} s long; the limit is {MAX_CLIP_S:.0f} s"
+                )
+        else:
+            y = load_audio(audio, sr=rate, max_duration_s=MAX_CLIP_S)
+        duration = y.size / rate
+        if duration < MIN_CLIP_S:
+            raise AudioTooShortError(
+                f"the clip is {duration:.2f} s long; at least {MIN_CLIP_S} s of audio is needed"
+            )
+        activity, inputs = analyse_clip(y=y, sr=rate)
+        if inputs is None:
+            return VoiceAnswer(False, None, {}, activity.voiced_s, duration)
+        probs = self.predict_samples([VoiceSample(inputs.hsf, inputs.spectrogram)])[0]
+        return VoiceAnswer(
+            True,
+            EMOTIONS[int(np.argmax(probs))],
+            {e: float(p) for e, p in zip(EMOTIONS, probs, strict=True)},
+            activity.voiced_s,
+            duration,
+        )

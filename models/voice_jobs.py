@@ -1,0 +1,199 @@
+"""The voice jobs behind ``moodstream train voice`` and ``moodstream evaluate voice``."""
+
+from __future__ import annotations
+
+import json
+import logging
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from models.datasets.labelled import dataset_fingerprint, read_labelled_folder
+from models.evaluation import confusion_percent, group_folds, write_report
+from models.feature_cache import file_sha256
+from models.features.voice import DEFAULT_VOICE_SPEC
+from models.music_model import EMOTIONS
+from models.registry import ModelRecord, ModelRegistry
+from models.voice import VoiceFeatureCache, VoiceSample, fit_voice_model, pad_voice_batch
+from models.voice_model import TABLE3_ROWS, VOICE_METHOD, VoiceModelConfig
+from streams.settings import Settings
+
+__all__ = ["PAPER_TABLE3", "EGEMAPS_ROW", "evaluate_voice", "run_train_voice", "run_evaluate_voice"]
+
+logger = logging.getLogger(__name__)
+
+PAPER_TABLE3 = {"CRNN": 64.0, "HSF + CRNN": 68.5, VOICE_METHOD.name: 72.6}
+EGEMAPS_ROW = "reference: eGeMAPS functionals (openSMILE) + RBF SVM"
+
+
+def load_voice_set(settings: Settings, data_dir: Path, group_col: str | None):
+    """(clips, samples, file hashes) of a labelled folder; inputs from the cache."""
+    clips = read_labelled_folder(data_dir, group_col=group_col)
+    cache = VoiceFeatureCache(settings.home / "cache" / "voice")
+    with tqdm(total=len(clips), desc="voice inputs", unit="clip", leave=False) as bar:
+        samples = cache.samples([c.path for c in clips], progress=bar.update)
+    return clips, samples, [file_sha256(c.path) for c in clips]
+
+
+def _egemaps(paths: list[Path]) -> np.ndarray | None:
+    from models.egemaps_reference import egemaps_available, egemaps_functionals
+
+    return egemaps_functionals(paths) if egemaps_available() else None
+
+
+def _svm_accuracy(features: np.ndarray, y: np.ndarray, train, test, seed: int) -> float:
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import SVC
+
+    clf = make_pipeline(StandardScaler(), SVC(C=1.0, kernel="rbf", random_state=seed))
+    clf.fit(features[train], y[train])
+    return float(np.mean(clf.predict(features[test]) == y[test]))
+
+
+def evaluate_voice(
+    samples: list[VoiceSample],
+    labels: list[str],
+    groups: list[str],
+    *,
+    folds: int = 5,
+    seed: int = 0,
+    rows: tuple[VoiceModelConfig, ...] = TABLE3_ROWS,
+    overrides: dict | None = None,
+    reference: np.ndarray | None = None,
+    progress=None,
+) -> dict:
+    """Speaker-independent group-wise CV of every row (+ the eGeMAPS/SVM reference when given)."""
+    y = np.array([EMOTIONS.index(e) for e in labels])
+    groups_arr = np.asarray(groups)
+    configs = [row.with_(**(overrides or {})) for row in rows]
+    per_fold: dict[str, list[float]] = {c.name: [] for c in configs}
+    if reference is not None:
+        per_fold[EGEMAPS_ROW] = []
+    method_true, method_pred = [], []
+    for k, fold in enumerate(group_folds(y, groups_arr, folds, seed)):
+        hsf, spec = pad_voice_batch([samples[i] for i in fold.test])
+        for config in configs:
+            model, _ = fit_voice_model(
+                config, [samples[i] for i in fold.train], [labels[i] for i in fold.train],
+                groups_arr[fold.train].tolist(), seed=seed + k,
+            )  # fmt: skip
+            pred = np.asarray(model((hsf, spec), training=False)).argmax(axis=1)
+            per_fold[config.name].append(float(np.mean(pred == y[fold.test])))
+            if config.name == VOICE_METHOD.name:
+                method_true.append(y[fold.test])
+                method_pred.append(pred)
+            if progress is not None:
+                progress(1)
+        if reference is not None:
+            per_fold[EGEMAPS_ROW].append(_svm_accuracy(reference, y, fold.train, fold.test, seed))
+    report = {
+        "task": "voice emotion",
+        "folds": folds,
+        "seed": seed,
+        "clips": len(labels),
+        "groups": int(np.unique(groups_arr).size),
+        "class_counts": {e: int(np.sum(y == i)) for i, e in enumerate(EMOTIONS)},
+        "rows": [
+            {
+                "name": name,
+                "accuracy_mean": float(np.mean(accs)),
+                "accuracy_std": float(np.std(accs)),
+                "per_fold": accs,
+                "paper_accuracy": PAPER_TABLE3.get(name),
+            }
+            for name, accs in per_fold.items()
+        ],
+        "overrides": overrides or {},
+        "emotions": list(EMOTIONS),
+        "notes": []
+        if reference is not None
+        else ["opensmile is not installed: no eGeMAPS reference row"],
+    }
+    if method_true:
+        report["confusion"] = confusion_percent(
+            np.concatenate(method_true), np.concatenate(method_pred)
+        )
+        report["confusion_row"] = VOICE_METHOD.name
+    return report
+
+
+def run_evaluate_voice(
+    settings: Settings,
+    data_dir: Path,
+    *,
+    out_dir: Path,
+    folds: int = 5,
+    group_col: str | None = None,
+    seed: int = 0,
+    overrides: dict | None = None,
+    rows: tuple[VoiceModelConfig, ...] = TABLE3_ROWS,
+    reference: bool = True,
+) -> dict:
+    """Cross-validate on ``data_dir``; write report.json and the figures into ``out_dir``."""
+    clips, samples, _ = load_voice_set(settings, data_dir, group_col)
+    features = _egemaps([c.path for c in clips]) if reference else None
+    with tqdm(total=folds * len(rows), desc="models", unit="fit") as bar:
+        report = evaluate_voice(
+            samples, [c.emotion for c in clips], [c.group for c in clips], folds=folds, seed=seed,
+            rows=rows, overrides=overrides, reference=features, progress=bar.update,
+        )  # fmt: skip
+    if not reference:
+        report["notes"] = ["reference row not requested (--no-reference)"]
+    report["data"] = str(data_dir)
+    report["feature_spec"] = DEFAULT_VOICE_SPEC.version
+    write_report(report, out_dir)
+    return report
+
+
+def run_train_voice(
+    settings: Settings,
+    data_dir: Path,
+    *,
+    config: VoiceModelConfig = VOICE_METHOD,
+    group_col: str | None = None,
+    seed: int = 0,
+    push: bool = True,
+    promote: bool = False,
+    out_dir: Path | None = None,
+) -> tuple[ModelRecord | None, Path]:
+    """Train the voice model on every clip of ``data_dir``; store (and promote) it."""
+    clips, samples, hashes = load_voice_set(settings, data_dir, group_col)
+    model, history = fit_voice_model(
+        config, samples, [c.emotion for c in clips], [c.group for c in clips], seed=seed, verbose=2
+    )
+    out_dir = Path(out_dir or tempfile.mkdtemp(prefix="moodstream-voice-"))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model.save(out_dir / "model.keras")
+    metrics = {
+        "epochs": len(history["loss"]),
+        "train_accuracy": float(history["accuracy"][-1]),
+        "clips": len(clips),
+        **(
+            {"val_accuracy": float(np.max(history["val_accuracy"]))}
+            if "val_accuracy" in history
+            else {}
+        ),
+    }
+    (out_dir / "training.json").write_text(
+        json.dumps(
+            {"config": config.to_dict(), "seed": seed, "metrics": metrics, "history": history},
+            indent=2,
+        )
+    )
+    record = None
+    if push:
+        registry = ModelRegistry(settings)
+        record = registry.push(
+            "voice",
+            {"model.keras": out_dir / "model.keras", "training.json": out_dir / "training.json"},
+            feature_spec=DEFAULT_VOICE_SPEC.version,
+            training_data=dataset_fingerprint(clips, hashes),
+            hyperparameters={**config.to_dict(), "seed": seed},
+            metrics=metrics,
+        )
+        if promote:
+            registry.promote("voice", record.version)
+    return record, out_dir
