@@ -527,6 +527,23 @@ def bench_music(model_path: str | None, repeats: int, as_json: bool) -> None:
     click.echo(json.dumps(report) if as_json else format_report(report))
 
 
+@bench.command("crawl")
+@click.option("--tracks", type=int, default=40, show_default=True)
+@click.option(
+    "--seconds", type=float, default=10.0, show_default=True, help="Length of each track."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
+@click.pass_obj
+def bench_crawl(settings: Settings, tracks: int, seconds: float, as_json: bool) -> None:
+    """Crawler throughput (tracks/s) against the local site at concurrency 1, 4 and 16."""
+    import json
+
+    from benchmarks.crawl import format_report, run_crawl_bench
+
+    report = run_crawl_bench(settings, tracks=tracks, seconds=seconds)
+    click.echo(json.dumps(report) if as_json else format_report(report))
+
+
 @bench.command("voice")
 @click.option("--model", "model_path", type=click.Path(exists=True, dir_okay=False), default=None)
 @click.option("--repeats", type=int, default=100, show_default=True)
@@ -540,6 +557,79 @@ def bench_voice(model_path: str | None, repeats: int, as_json: bool) -> None:
 
     report = run_voice_bench(model_path=Path(model_path) if model_path else None, repeats=repeats)
     click.echo(json.dumps(report) if as_json else format_report(report))
+
+
+def _parse_interval(text: str | None) -> float | None:
+    if not text:
+        return None
+    units = {"s": 1, "m": 60, "h": 3600}
+    try:
+        return float(text[:-1]) * units[text[-1]] if text[-1] in units else float(text)
+    except (ValueError, KeyError):
+        raise click.BadParameter(f"{text!r}: use e.g. 30s, 10m or 1h") from None
+
+
+@cli.command()
+@click.option("--site", "site_file", required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--every", default=None, help="Crawl again after this interval (30s, 10m, 1h).")
+@click.option("--host", default=None, help="Serve the profile's site from this host:port instead.")
+@click.pass_obj
+def crawl(settings: Settings, site_file: str, every: str | None, host: str | None) -> None:
+    """Fetch new music from one site into MinIO and Kafka (one pass, or every INTERVAL)."""
+    import asyncio
+    import json
+    import time
+
+    from tqdm import tqdm
+
+    from crawler.crawl import Crawler
+    from crawler.profile import ProfileError, load_profile
+
+    try:
+        profile = load_profile(site_file)
+    except ProfileError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if host:
+        profile = profile.on_host(host)
+    interval = _parse_interval(every)
+    from streams.topics import ensure_topics
+
+    ensure_topics(settings)
+    while True:
+        with tqdm(desc=f"crawl {profile.name}", unit="track") as bar:
+            counters = asyncio.run(Crawler(profile, settings, progress=bar.update).run())
+        click.echo(json.dumps({"site": profile.name, **counters.to_dict()}))
+        if interval is None:
+            return
+        time.sleep(interval)
+
+
+@cli.group()
+def site() -> None:
+    """The local music site (tests, benchmarks, demo)."""
+
+
+@site.command("serve")
+@click.argument("folder", type=click.Path(exists=True, file_okay=False))
+@click.option("--port", type=int, default=8701, show_default=True)
+@click.option("--error-rate", type=float, default=0.0, help="Share of answers that are 500s.")
+@click.option("--truncate-rate", type=float, default=0.0, help="Share of bodies cut short.")
+def site_serve(folder: str, port: int, error_rate: float, truncate_rate: float) -> None:
+    """Serve FOLDER's audio as the alpha and beta sites on 127.0.0.1:PORT."""
+    import asyncio
+    from pathlib import Path
+
+    from crawler.testsite import Faults, MusicSite
+
+    async def serve() -> None:
+        site_ = MusicSite(
+            Path(folder), faults=Faults(error_rate=error_rate, truncate_rate=truncate_rate)
+        )
+        await site_.start(port)
+        click.echo(f"serving {folder} on http://127.0.0.1:{port}/alpha/new and /beta/latest")
+        await asyncio.Event().wait()
+
+    asyncio.run(serve())
 
 
 @cli.group()

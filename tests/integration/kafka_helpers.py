@@ -29,10 +29,12 @@ def consume(
     *,
     until: Callable[[list], bool],
     timeout_s: float = 60.0,
+    read_committed: bool = False,
 ) -> list:
     """Read ``topic`` from the beginning until ``until(messages)`` holds or time runs out."""
     consumer = KafkaConsumer(
         topic,
+        isolation_level="read_committed" if read_committed else "read_uncommitted",
         bootstrap_servers=settings.kafka_bootstrap,
         auto_offset_reset="earliest",
         enable_auto_commit=False,
