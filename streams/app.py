@@ -2,8 +2,11 @@
 
 ::
 
-    tracks.discovered --register_tracks--> [tracks table] --> tracks.registered
-    (any undecodable event) --------------------------------> deadletters
+    tracks.discovered --register_tracks--> tracks.registered --extract_features--> tracks.features
+        --label_tracks--> tracks.labelled        [tables: tracks, catalog, cards]
+    voice.clips --recommend--> recommendations     [table: sessions]
+    feedback --learn_feedback--> sessions
+    (any event an agent cannot process) --------> deadletters
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ import faust
 
 from streams.agents import define_agents
 from streams.deadletter import DeadLetterPolicy
+from streams.model_hub import ModelHub
+from streams.pipeline_io import PipelineStore
 from streams.settings import Settings
 from streams.tables import Tables, declare_tables
 from streams.topics import Topics, declare_topics, ensure_topics
@@ -38,10 +43,17 @@ class Components:
     tables: Tables
     dead_letters: DeadLetterPolicy
     agents: dict
+    models: ModelHub | None = None
+    store: PipelineStore | None = None
 
 
-def create_app(settings: Settings) -> faust.App:
-    """Build the moodstream Faust app for ``settings`` (no I/O happens until it starts)."""
+def create_app(
+    settings: Settings, *, with_models: bool = True, model_refresh_s: float = 15.0
+) -> faust.App:
+    """Build the moodstream Faust app for ``settings`` (no I/O happens until it starts).
+
+    ``with_models=False`` builds only the registration path (agent unit tests).
+    """
     datadir = settings.home / "faust" / f"{settings.app_id}-{settings.web_port}"
     app = faust.App(
         settings.app_id,
@@ -67,9 +79,21 @@ def create_app(settings: Settings) -> faust.App:
     topics = declare_topics(app, settings)
     tables = declare_tables(app)
     dead_letters = DeadLetterPolicy(topics.dead_letters)
-    agents = define_agents(app, topics, tables, dead_letters)
+    hub = ModelHub(settings) if with_models else None
+    store = PipelineStore(settings) if with_models else None
+    agents = define_agents(app, topics, tables, dead_letters, hub, store)
+    app.moodstream = Components(settings, topics, tables, dead_letters, agents, hub, store)
     define_views(app, tables)
-    app.moodstream = Components(settings, topics, tables, dead_letters, agents)
+    if hub is not None:
+
+        @app.task
+        async def load_models() -> None:
+            await hub.refresh()
+
+        @app.timer(interval=model_refresh_s)
+        async def refresh_models() -> None:
+            await hub.refresh()
+
     return app
 
 

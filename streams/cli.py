@@ -604,6 +604,27 @@ def crawl(settings: Settings, site_file: str, every: str | None, host: str | Non
         time.sleep(interval)
 
 
+@cli.command()
+@click.argument("clip", type=click.Path(exists=True, dir_okay=False))
+@click.option("--user", "user_id", required=True, help="The listener's id.")
+@click.option("--timeout", type=float, default=30.0, show_default=True)
+@click.pass_obj
+def submit(settings: Settings, clip: str, user_id: str, timeout: float) -> None:
+    """Send a voice clip to Kafka and print the recommendation that answers it."""
+    import json
+    from pathlib import Path
+
+    from streams.client import MoodstreamClient, NoAnswerError
+
+    with MoodstreamClient(settings) as client:
+        request_id = client.submit_clip(user_id, Path(clip).read_bytes())
+        try:
+            answer = client.wait_for_recommendation(request_id, timeout_s=timeout)
+        except NoAnswerError as exc:
+            raise click.ClickException(str(exc)) from exc
+    click.echo(json.dumps(answer, indent=2, default=str))
+
+
 @cli.group()
 def site() -> None:
     """The local music site (tests, benchmarks, demo)."""

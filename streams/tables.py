@@ -22,6 +22,12 @@ class Tables:
 
     tracks: faust.types.TableT
     """track id -> the track's registration (TrackDiscovered as a dict), later its labels."""
+    sessions: faust.types.TableT
+    """user id -> the user's recommendation session (keyed like voice.clips and feedback)."""
+    catalog: faust.types.TableT
+    """Global: emotion -> {theme id: [track ids]}."""
+    cards: faust.types.TableT
+    """Global: track id -> what a playlist shows (metadata, object key, emotion, theme)."""
 
 
 def declare_tables(app: faust.App) -> Tables:
@@ -33,4 +39,23 @@ def declare_tables(app: faust.App) -> Tables:
             schema=_JSON_BY_ID,
             help="Registered tracks by id.",
         ),
+        sessions=app.Table(
+            "sessions", default=None, schema=_JSON_BY_ID, help="Recommendation sessions by user."
+        ),
+        # Every worker answers for any emotion, so the catalog is global (each worker reads all
+        # of its changelog). Keyed writes go to the key's changelog partition.
+        catalog=app.GlobalTable(
+            "catalog",
+            default=None,
+            schema=_JSON_BY_ID,
+            use_partitioner=True,
+            help="Track ids by emotion and theme.",
+        ),  # fmt: skip
+        cards=app.GlobalTable(
+            "cards",
+            default=None,
+            schema=_JSON_BY_ID,
+            use_partitioner=True,
+            help="Playlist cards by track id.",
+        ),  # fmt: skip
     )

@@ -1,0 +1,129 @@
+"""A small client for the services that produce voice clips (kafka-python, same codec).
+
+```python
+from streams.client import MoodstreamClient
+
+with MoodstreamClient(settings) as client:
+    request_id = client.submit_clip("user-42", wav_bytes)
+    answer = client.wait_for_recommendation(request_id, timeout_s=20)
+    client.send_feedback("user-42", "PICK", [answer["playlist"][0]["track_id"]])
+```
+
+Answers are keyed by user on the recommendations topic; :meth:`recommendations` yields each
+request's answer once (a repeated answer after a worker crash carries the same request id and
+is dropped here).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+
+from kafka import KafkaConsumer, KafkaProducer
+
+from schemas.codec import codec_for
+from streams.settings import Settings
+
+__all__ = ["MoodstreamClient", "NoAnswerError"]
+
+
+class NoAnswerError(TimeoutError):
+    """No recommendation arrived for a request in time (is a worker running?)."""
+
+
+class MoodstreamClient:
+    """Produce clips and feedback; consume recommendations."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._producer = KafkaProducer(
+            bootstrap_servers=settings.kafka_bootstrap, acks="all", max_request_size=16 * 2**20
+        )
+        self._clip = codec_for("VoiceClipSubmitted")
+        self._feedback = codec_for("UserFeedback")
+        self._answer = codec_for("Recommendation")
+        self._consumer: KafkaConsumer | None = None
+        self._seen: set[str] = set()
+        self._pending: dict[str, dict] = {}
+
+    def __enter__(self) -> MoodstreamClient:
+        self._subscribe()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _subscribe(self) -> KafkaConsumer:
+        if self._consumer is None:
+            self._consumer = KafkaConsumer(
+                self.settings.topic("recommendations"), bootstrap_servers=self.settings.kafka_bootstrap,
+                group_id=None, auto_offset_reset="latest", enable_auto_commit=False,
+                fetch_max_bytes=16 * 2**20, max_partition_fetch_bytes=16 * 2**20,
+            )  # fmt: skip
+            while not self._consumer.assignment():
+                self._consumer.poll(timeout_ms=100)
+            for tp in self._consumer.assignment():
+                self._consumer.position(tp)  # pin "latest" before anything is sent
+        return self._consumer
+
+    def submit_clip(
+        self, user_id: str, audio: bytes, *, session_id: str = "", request_id: str | None = None
+    ) -> str:
+        """Send a clip (encoded audio bytes); return its request id."""
+        self._subscribe()
+        request_id = request_id or uuid.uuid4().hex
+        event = {
+            "request_id": request_id, "user_id": user_id, "session_id": session_id, "audio": audio,
+            "audio_key": None, "codec": "auto", "sample_rate": None, "submitted_at": int(time.time() * 1000),
+        }  # fmt: skip
+        self._producer.send(
+            self.settings.topic("voice.clips"), key=user_id.encode(), value=self._clip.encode(event)
+        ).get(timeout=30)
+        return request_id
+
+    def send_feedback(
+        self, user_id: str, action: str, track_ids: list[str] = (), *, request_id: str | None = None
+    ) -> str:
+        """Send a PICK (with track ids) or an ABANDON; return the feedback id."""
+        feedback_id = uuid.uuid4().hex
+        event = {
+            "feedback_id": feedback_id, "user_id": user_id, "session_id": "", "request_id": request_id,
+            "action": action, "track_ids": list(track_ids), "created_at": int(time.time() * 1000),
+        }  # fmt: skip
+        self._producer.send(
+            self.settings.topic("feedback"),
+            key=user_id.encode(),
+            value=self._feedback.encode(event),
+        ).get(timeout=30)
+        return feedback_id
+
+    def recommendations(self, timeout_s: float = 1.0) -> Iterator[dict]:
+        """Answers that arrived within ``timeout_s``, each request once."""
+        consumer = self._subscribe()
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            for batch in consumer.poll(timeout_ms=200).values():
+                for message in batch:
+                    answer = self._answer.decode(message.value)
+                    if answer["request_id"] in self._seen:
+                        continue
+                    self._seen.add(answer["request_id"])
+                    yield answer
+
+    def wait_for_recommendation(self, request_id: str, timeout_s: float = 20.0) -> dict:
+        """The answer to ``request_id`` (others that arrive meanwhile are kept for later)."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if request_id in self._pending:
+                return self._pending.pop(request_id)
+            for answer in self.recommendations(timeout_s=0.3):
+                self._pending[answer["request_id"]] = answer
+        if request_id in self._pending:
+            return self._pending.pop(request_id)
+        raise NoAnswerError(f"no recommendation for request {request_id} within {timeout_s:.0f} s")
+
+    def close(self) -> None:
+        self._producer.close()
+        if self._consumer is not None:
+            self._consumer.close()

@@ -1,0 +1,25 @@
+"""Prometheus metrics of a worker (served at ``/metrics``)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+__all__ = ["REGISTRY", "EVENTS_IN", "EVENTS_OUT", "DEAD_LETTERS", "LATENCY", "CONSUMER_LAG"]
+
+REGISTRY = CollectorRegistry()
+EVENTS_IN = Counter("moodstream_events_in", "Events read, by topic", ["topic"], registry=REGISTRY)
+EVENTS_OUT = Counter(
+    "moodstream_events_out", "Events written, by topic", ["topic"], registry=REGISTRY
+)
+DEAD_LETTERS = Counter(
+    "moodstream_dead_letters", "Events sent to the dead-letter topic, by error kind", ["kind"],
+    registry=REGISTRY,
+)  # fmt: skip
+LATENCY = Histogram(
+    "moodstream_processing_seconds", "Time an agent spends on one event", ["agent"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10), registry=REGISTRY,
+)  # fmt: skip
+CONSUMER_LAG = Gauge(
+    "moodstream_consumer_lag", "Messages behind the end of each assigned partition", ["topic", "partition"],
+    registry=REGISTRY,
+)  # fmt: skip

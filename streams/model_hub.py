@@ -1,0 +1,102 @@
+"""The promoted models a worker serves, loaded once and swapped when a new version is promoted.
+
+``ModelHub.refresh()`` asks the registry which versions are promoted and loads the ones that
+changed (in a thread: loading and inference never block the event loop); the worker calls it at
+start and then every ``interval`` seconds. Agents read ``hub.music``, ``hub.themes`` and
+``hub.voice`` at the moment they need them, so a swap takes effect on the next event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from pathlib import Path
+
+from models.exceptions import ModelNotFoundError, ModelsError
+from models.registry import ModelRegistry
+from streams.settings import Settings
+
+__all__ = ["ModelHub", "ModelsNotReadyError"]
+
+logger = logging.getLogger(__name__)
+
+
+class ModelsNotReadyError(ModelsError):
+    """A model the event needs is not promoted yet (train and promote it; the event is kept)."""
+
+
+class ModelHub:
+    """Holds the serving models of one worker process."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.cache_dir = Path(settings.home) / "cache" / "models"
+        self._registry: ModelRegistry | None = None
+        self.music = None
+        self.themes = None
+        self.themes_version = ""
+        self.voice = None
+        self._lock = threading.Lock()
+
+    @property
+    def registry(self) -> ModelRegistry:
+        if self._registry is None:
+            self._registry = ModelRegistry(self.settings)
+        return self._registry
+
+    def refresh_sync(self) -> list[str]:
+        """Load every promoted model whose version changed; return what was loaded."""
+        from models.inference import MusicEmotionClassifier
+        from models.themes import ThemeModel
+        from models.voice import VoiceEmotionClassifier
+
+        loaded = []
+        with self._lock:
+            for kind, current, load in (
+                ("music", self.music, MusicEmotionClassifier.from_registry),
+                ("themes", self.themes, ThemeModel.from_registry),
+                ("voice", self.voice, VoiceEmotionClassifier.from_registry),
+            ):
+                try:
+                    promoted = self.registry.promoted_version(kind)
+                except ModelsError as exc:
+                    logger.warning("registry unreachable for %s: %s", kind, exc)
+                    continue
+                version = (
+                    getattr(current, "version", None) if kind != "themes" else self.themes_version
+                )
+                if promoted is None or promoted == version:
+                    continue
+                try:
+                    model, record = load(self.registry, self.cache_dir, promoted)
+                except ModelsError as exc:
+                    logger.error("cannot load promoted %s model %s: %s", kind, promoted, exc)
+                    continue
+                if kind == "music":
+                    self.music = model
+                elif kind == "themes":
+                    self.themes, self.themes_version = model, record.version
+                else:
+                    self.voice = model
+                loaded.append(record.version)
+                logger.info("serving %s model %s", kind, record.version)
+        return loaded
+
+    async def refresh(self) -> list[str]:
+        return await asyncio.to_thread(self.refresh_sync)
+
+    def require(self, kind: str):
+        """The loaded model of ``kind``, or :class:`ModelsNotReadyError` saying what to do."""
+        model = getattr(self, kind)
+        if model is None:
+            raise ModelsNotReadyError(
+                f"no {kind} model is promoted (or it could not be loaded): run "
+                f"`moodstream train {kind} --data DIR --promote`"
+            )
+        return model
+
+
+def missing_is_not_ready(exc: Exception) -> bool:
+    """Whether an exception means "train and promote a model first"."""
+    return isinstance(exc, ModelsNotReadyError | ModelNotFoundError)

@@ -1,0 +1,70 @@
+"""Object-store I/O of the ingest and voice paths (blocking; agents call it in threads)."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+from minio.error import S3Error
+
+from models.audio import load_audio
+from models.features.music import DEFAULT_SPEC, segment_features
+from models.registry import minio_client
+from streams.settings import Settings
+
+__all__ = ["PipelineStore", "MAX_TRACK_SECONDS"]
+
+#: Longest track the ingest path analyses (longer audio is dead-lettered with the reason).
+MAX_TRACK_SECONDS = 20 * 60
+
+
+def _read(client, bucket: str, key: str) -> bytes:
+    response = client.get_object(bucket, key)
+    try:
+        return response.read()
+    finally:
+        response.close()
+        response.release_conn()
+
+
+class PipelineStore:
+    """Audio in, segment matrices out, voice clips by key."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.client = minio_client(settings)
+        self.music_spec = DEFAULT_SPEC.version
+
+    def features_key(self, track_id: str) -> str:
+        return f"{self.music_spec}/{track_id}.npy"
+
+    def extract_features(self, track: dict) -> tuple[str, int]:
+        """Compute (or reuse) a track's segment matrix; return (features key, n_segments)."""
+        key = self.features_key(track["track_id"])
+        try:
+            matrix = self.load_features(key)  # a replay: the matrix is already stored
+            return key, int(matrix.shape[0])
+        except S3Error as exc:
+            if exc.code not in ("NoSuchKey", "NoSuchObject"):
+                raise
+        audio = _read(self.client, self.settings.bucket_audio, track["object_key"])
+        y = load_audio(audio, sr=DEFAULT_SPEC.sr, max_duration_s=MAX_TRACK_SECONDS)
+        matrix = segment_features(y=y, sr=DEFAULT_SPEC.sr)
+        buf = io.BytesIO()
+        np.save(buf, matrix.astype(np.float32))
+        data = buf.getvalue()
+        self.client.put_object(self.settings.bucket_features, key, io.BytesIO(data), len(data))
+        return key, int(matrix.shape[0])
+
+    def load_features(self, key: str) -> np.ndarray:
+        return np.load(io.BytesIO(_read(self.client, self.settings.bucket_features, key)))
+
+    def load_clip(self, key: str) -> bytes:
+        return _read(self.client, self.settings.bucket_clips, key)
+
+    def presigned_audio_url(self, object_key: str) -> str:
+        from datetime import timedelta
+
+        return self.client.presigned_get_object(
+            self.settings.bucket_audio, object_key, expires=timedelta(hours=1)
+        )
