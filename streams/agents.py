@@ -144,8 +144,8 @@ def define_agents(
                 entry = tables.tracks.get(track_id) or {}
                 if entry.get("labels"):
                     continue
-                music = hub.require("music")
-                themes = hub.require("themes")
+                music = await hub.wait_for("music")
+                themes = await hub.wait_for("themes")
                 matrix = await asyncio.to_thread(store.load_features, record["features_key"])
                 probabilities = await asyncio.to_thread(music.predict, matrix)
                 emotion = max(probabilities, key=probabilities.get)
@@ -205,7 +205,7 @@ def define_agents(
                 if already_handled(session, request_id):
                     logger.info("request %s already answered; skipped", request_id)
                     continue
-                voice = hub.require("voice")
+                voice = await hub.wait_for("voice")
                 audio = (
                     clip["audio"]
                     if clip["audio"] is not None

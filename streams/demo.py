@@ -1,105 +1,265 @@
-"""``moodstream demo``: the main job on the local stack.
+"""``moodstream demo``: the main job, start to finish, on the local stack.
 
-Until the crawler and the models land, the demo runs the thin ingest path end to end: a worker
-starts, tracks are announced on ``tracks.discovered`` by an outside kafka-python producer (one of
-them twice, and one garbage message), and the demo prints what the worker registered, what it
-forwarded and what it dead-lettered.
+1. A local music site serves real music: the orchestral tracks of Debian's
+   ``wesnoth-1.16-music`` (installed when missing) and, when ``../shared/data/emopia`` exists,
+   its clips as emotion playlists; otherwise synthetic labelled tracks.
+2. Models are trained and promoted when none are (EMOPIA or the synthetic set for music and
+   themes, synthetic espeak-ng speech for the voice); later runs reuse them.
+3. A worker starts in the background, the crawler fetches the site into MinIO and Kafka, and
+   every track streams to its emotion and theme.
+4. Simulated listeners send voice clips through Kafka, pick tracks and abandon, and their
+   recommendations are printed; then a summary, and the URL of the web page (the worker and
+   the site keep running until ``moodstream stack down``).
 """
 
 from __future__ import annotations
 
-import logging
+import asyncio
+import os
+import subprocess
+import sys
 import time
-import uuid
+from pathlib import Path
 
 import click
-from kafka import KafkaConsumer, KafkaProducer
+import numpy as np
+from tqdm import tqdm
 
-from schemas.codec import codec_for
 from streams.settings import Settings
-from streams.worker_process import WorkerProcess
 
 __all__ = ["run_demo"]
 
-logger = logging.getLogger(__name__)
-
-_TITLES = [
-    "Rain on Glass",
-    "Sunday Morning",
-    "Iron Storm",
-    "Still Water",
-    "Last Letter",
-    "Open Road",
-]
+EMOPIA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "emopia"
+SITE_PORT = 8701
+_LISTENERS = (("ana", "sad"), ("ben", "happy"), ("cleo", "angry"))
 
 
-def _discovered(i: int, title: str) -> dict:
+def _site_folder(settings: Settings) -> tuple[Path, Path, str]:
+    """The site's folder (symlinks), the music training folder, and what it holds."""
+    from benchmarks.features import ensure_default_corpus
+    from models.datasets.synthetic_music import write_synthetic_music
+
+    folder = settings.home / "demo" / "site"
+    folder.mkdir(parents=True, exist_ok=True)
+    corpus = ensure_default_corpus(log=click.echo)
+    for track in sorted(corpus.glob("*.ogg")):
+        link = folder / "wesnoth" / track.name
+        link.parent.mkdir(exist_ok=True)
+        if not link.exists():
+            link.symlink_to(track)
+    if (EMOPIA / "labels.csv").exists():
+        training = EMOPIA
+        described = "Wesnoth's orchestral music + EMOPIA's piano clips as emotion playlists"
+    else:
+        training = settings.home / "demo" / "synthetic-music"
+        if not (training / "labels.csv").exists():
+            write_synthetic_music(training, tracks_per_substyle=8, seconds=24.0, seed=5)
+        described = "Wesnoth's orchestral music + synthetic labelled tracks as emotion playlists"
+    labelled = folder / "playlists"
+    labelled.mkdir(exist_ok=True)
+    lines = ["path,emotion"]
+    import csv
+
+    with open(training / "labels.csv", newline="") as f:
+        for row in csv.DictReader(f):
+            link = labelled / Path(row["path"]).name
+            if not link.exists():
+                link.symlink_to((training / row["path"]).resolve())
+            lines.append(f"playlists/{link.name},{row['emotion']}")
+    (folder / "labels.csv").write_text("\n".join(lines) + "\n")
+    return folder, training, described
+
+
+def _ensure_models(settings: Settings, music_data: Path) -> None:
+    from models.datasets.synthetic_speech import write_synthetic_speech
+    from models.registry import ModelRegistry
+
+    registry = ModelRegistry(settings)
+    speech = settings.home / "demo" / "speech"
+    if not (speech / "labels.csv").exists():
+        write_synthetic_speech(speech, clips_per_voice=6, seed=3)
+    jobs = {
+        "music": ["train", "music", "--data", str(music_data), "--group-col", "song_id" if music_data == EMOPIA else "group", "--promote"],
+        "themes": ["train", "themes", "--data", str(music_data), "--promote"],
+        "voice": ["train", "voice", "--data", str(speech), "--group-col", "speaker", "--max-epochs", "25", "--promote"],
+    }  # fmt: skip
+    for kind, args in jobs.items():
+        version = registry.promoted_version(kind)
+        if version:
+            click.echo(f"  {kind:<7} reusing promoted {version}")
+            continue
+        click.echo(f"  {kind:<7} training (moodstream {' '.join(args)}) ...")
+        started = time.monotonic()
+        subprocess.run([sys.executable, "-m", "streams.cli", *args], check=True, env={**os.environ, **settings.to_env()}, stdout=subprocess.DEVNULL)  # fmt: skip
+        click.echo(
+            f"          promoted {registry.promoted_version(kind)} in {time.monotonic() - started:.0f} s"
+        )
+
+
+def _background(settings: Settings, name: str, args: list[str]) -> int:
+    """Start a detached moodstream process that outlives the demo; ``stack down`` stops it."""
+    pid_file = settings.home / name / f"{name}.pid"
+    if pid_file.exists():
+        try:
+            pid = int(pid_file.read_text())
+            if "streams.cli" in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace"):
+                return pid
+        except (OSError, ValueError):
+            pass
+    pid_file.parent.mkdir(parents=True, exist_ok=True)
+    log = open(settings.home / name / f"{name}.log", "ab")  # noqa: SIM115  (owned by the child)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streams.cli", *args], env={**os.environ, **settings.to_env()},
+        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+    pid_file.write_text(str(proc.pid))
+    return proc.pid
+
+
+def _get(settings: Settings, path: str, timeout: float = 5.0) -> dict:
+    import json
+    import urllib.request
+
+    with urllib.request.urlopen(
+        f"http://127.0.0.1:{settings.web_port}{path}", timeout=timeout
+    ) as r:
+        return json.loads(r.read())
+
+
+def _wait_healthy(settings: Settings, timeout_s: float = 180.0) -> dict:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            health = _get(settings, "/health")
+            if health["ready"] and all(health["models"].values()):
+                return health
+        except OSError:
+            pass
+        time.sleep(1)
+    raise click.ClickException(
+        f"the worker did not become ready; see {settings.home / 'demo-worker' / 'demo-worker.log'}"
+    )
+
+
+def _catalog(settings: Settings) -> dict[str, dict[str, list]]:
     return {
-        "track_id": f"demo-{i:03d}",
-        "source_site": "demo",
-        "source_url": f"http://127.0.0.1/demo/{i}",
-        "metadata": {
-            "title": title,
-            "singer": "Demo Band",
-            "author": "",
-            "duration_s": 180.0,
-            "album": "Demo",
-        },
-        "object_key": f"demo/{i}.ogg",
-        "content_sha256": uuid.uuid5(uuid.NAMESPACE_URL, title).hex * 2,
-        "playlist_emotion": None,
-        "discovered_at": int(time.time() * 1000),
+        e: _get(settings, f"/api/catalog/{e}")["themes"] for e in ("sad", "happy", "angry", "calm")
     }
 
 
-def _read(settings: Settings, topic: str, expected: int, timeout_s: float = 60.0) -> list:
-    consumer = KafkaConsumer(
-        topic, bootstrap_servers=settings.kafka_bootstrap, auto_offset_reset="earliest",
-        enable_auto_commit=False, group_id=None,
-    )  # fmt: skip
-    out: list = []
-    deadline = time.monotonic() + timeout_s
-    try:
-        while len(out) < expected and time.monotonic() < deadline:
-            for batch in consumer.poll(timeout_ms=500).values():
-                out.extend(batch)
-    finally:
-        consumer.close()
-    return out
+def _clip(emotion: str, voice: str, seed: int) -> bytes:
+    import io
+
+    import soundfile as sf
+
+    from models.datasets.synthetic_speech import SENTENCES, speak
+
+    y, sr = speak(
+        SENTENCES[seed % len(SENTENCES)],
+        voice=voice,
+        emotion=emotion,
+        rng=np.random.default_rng(seed),
+    )
+    buf = io.BytesIO()
+    sf.write(buf, y, sr, format="WAV")
+    return buf.getvalue()
+
+
+def _show(user: str, answer: dict, ms: float) -> None:
+    probs = answer.get("emotion_probabilities") or {}
+    mood = (
+        f"{answer['emotion']} ({100 * probs.get(answer['emotion'], 0):.0f} %)"
+        if answer["emotion"]
+        else "no speech"
+    )
+    click.echo(f"  {user:<5} {mood:<14} {answer['step']:<17} {ms:6.0f} ms  {answer['reason']}")
+    for entry in answer["playlist"]:
+        meta = entry["metadata"]
+        click.echo(
+            f"          theme {entry['theme_id']}: {meta['title'][:40]:<40} {meta['singer'][:18]}"
+        )
 
 
 def run_demo(settings: Settings) -> None:
-    """Run the demo against the running local stack and print what happened."""
-    run = uuid.uuid4().hex[:6]
-    settings = settings.replace(topic_prefix=f"demo-{run}", app_id=f"demo-{run}")
-    worker = WorkerProcess(settings, settings.home / "logs")
-    click.echo(f"starting a worker (topics {settings.topic_prefix}.*, log {worker.log_path}) ...")
-    worker.start()
-    try:
-        codec = codec_for("TrackDiscovered")
-        producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
-        events = [_discovered(i, t) for i, t in enumerate(_TITLES)]
-        for event in [*events, events[0]]:
-            producer.send(
-                settings.topic("tracks.discovered"),
-                key=event["track_id"].encode(),
-                value=codec.encode(event),
+    """Run the whole demo against the running local stack (see the module docstring)."""
+    from crawler.crawl import Crawler
+    from crawler.profile import load_profile
+    from streams.client import MoodstreamClient
+    from streams.topics import ensure_topics
+
+    t0 = time.monotonic()
+    ensure_topics(settings)
+    click.echo("1/5 music for the local site ...")
+    folder, training, described = _site_folder(settings)
+    click.echo(f"    {described}")
+    click.echo("2/5 models ...")
+    _ensure_models(settings, training)
+    click.echo("3/5 worker and site in the background ...")
+    _background(settings, "demo-site", ["site", "serve", str(folder), "--port", str(SITE_PORT)])
+    _background(settings, "demo-worker", ["worker"])
+    health = _wait_healthy(settings)
+    click.echo(f"    worker ready with models {health['models']}")
+    click.echo("4/5 crawl and label ...")
+    root = Path(__file__).resolve().parents[1]
+    profile = load_profile(root / "crawler" / "profiles" / "alpha.toml").on_host(
+        f"127.0.0.1:{SITE_PORT}"
+    )
+    with tqdm(desc="crawl", unit="track") as bar:
+        counters = asyncio.run(Crawler(profile, settings, progress=bar.update).run())
+    click.echo(
+        f"    crawl: {counters.new} new, {counters.duplicate} already known, {counters.failed} failed"
+    )
+    expected = counters.new + counters.duplicate
+    with tqdm(total=expected, desc="labelled", unit="track") as bar:
+        deadline = time.monotonic() + 900
+        while time.monotonic() < deadline:
+            done = sum(len(v) for themes in _catalog(settings).values() for v in themes.values())
+            bar.update(max(0, min(done, expected) - bar.n))
+            if done >= expected:
+                break
+            time.sleep(2)
+    click.echo("5/5 listeners ...")
+    latencies = []
+    steps: dict[str, int] = {}
+    with MoodstreamClient(settings) as client:
+
+        def ask(user: str, emotion: str, seed: int) -> dict:
+            started = time.perf_counter()
+            answer = client.wait_for_recommendation(
+                client.submit_clip(user, _clip(emotion, "en-us+f3", seed)), timeout_s=60
             )
-        producer.send(settings.topic("tracks.discovered"), key=b"junk", value=b"not an event")
-        producer.flush()
-        producer.close()
-        click.echo(f"announced {len(events)} tracks, one of them twice, and one garbage message")
-        registered = _read(settings, settings.topic("tracks.registered"), len(events))
-        letters = _read(settings, settings.topic("deadletters"), 1)
-        click.echo(f"\nregistered and forwarded once each ({len(registered)}):")
-        for message in registered:
-            entry = worker.get(f"/api/tracks/{message.key.decode()}")
-            click.echo(f"  {entry['track_id']:<10} {entry['discovered']['metadata']['title']}")
-        for message in letters:
-            letter = codec_for("DeadLetter").decode(message.value)
-            click.echo(
-                f"\ndead letter: {letter['source_topic']}[{letter['source_partition']}]@"
-                f"{letter['source_offset']}: {letter['error_kind']}: {letter['message']}"
-            )
-    finally:
-        worker.stop()
+            ms = 1000 * (time.perf_counter() - started)
+            latencies.append(ms)
+            steps[answer["step"]] = steps.get(answer["step"], 0) + 1
+            _show(user, answer, ms)
+            return answer
+
+        for i, (user, emotion) in enumerate(_LISTENERS):
+            first = ask(user, emotion, i)
+            if first["playlist"]:
+                client.send_feedback(
+                    user, "PICK", [first["playlist"][0]["track_id"]], request_id=first["request_id"]
+                )
+                time.sleep(1.0)
+                ask(user, emotion, i)
+        user, emotion = _LISTENERS[0]
+        client.send_feedback(user, "ABANDON")
+        click.echo(f"  {user} abandons: history cleared")
+        time.sleep(1.0)
+        ask(user, emotion, 7)
+    click.echo("\nsummary")
+    catalog = _catalog(settings)
+    click.echo(f"  {'emotion':<8} {'tracks':>6}  tracks per theme")
+    for emotion, themes in catalog.items():
+        sizes = "  ".join(
+            f"{t}:{len(v)}" for t, v in sorted(themes.items(), key=lambda kv: int(kv[0]))
+        )
+        click.echo(f"  {emotion:<8} {sum(len(v) for v in themes.values()):>6}  {sizes}")
+    click.echo(f"  answers: {len(latencies)} ({', '.join(f'{k} {v}' for k, v in steps.items())})")
+    click.echo(
+        f"  clip -> recommendation latency: p50 {np.percentile(latencies, 50):.0f} ms, max {max(latencies):.0f} ms"
+    )
+    click.echo(f"  demo took {time.monotonic() - t0:.0f} s")
+    click.echo(
+        f"\nweb page: http://127.0.0.1:{settings.web_port}/  (stays up until `moodstream stack down`)"
+    )

@@ -86,6 +86,22 @@ class ModelHub:
     async def refresh(self) -> list[str]:
         return await asyncio.to_thread(self.refresh_sync)
 
+    async def wait_for(self, kind: str, *, poll_s: float = 2.0):
+        """The loaded model of ``kind``, waiting (and saying so every 30 s) until one is
+        promoted and loaded: events wait in their partition instead of being dead-lettered."""
+        waited = 0.0
+        while getattr(self, kind) is None:
+            if waited % 30 == 0:
+                logger.warning(
+                    "waiting for a promoted %s model: `moodstream train %s --data DIR --promote`",
+                    kind, kind,
+                )  # fmt: skip
+            await asyncio.sleep(poll_s)
+            waited += poll_s
+            if waited % 10 == 0:
+                await self.refresh()
+        return getattr(self, kind)
+
     def require(self, kind: str):
         """The loaded model of ``kind``, or :class:`ModelsNotReadyError` saying what to do."""
         model = getattr(self, kind)

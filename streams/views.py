@@ -16,6 +16,7 @@ import io
 import json
 import time
 import uuid
+from pathlib import Path
 
 import faust
 from faust.web import Request, Response, View
@@ -114,6 +115,14 @@ def define_views(app: faust.App, tables: Tables) -> None:
 
     def denied(view: View) -> Response:
         return view.json({"error": "missing or wrong bearer token"}, status=401)
+
+    @app.page("/")
+    class Home(View):
+        """The web page: record or upload a clip, see the playlist, pick or abandon."""
+
+        async def get(self, request: Request) -> Response:
+            page = (Path(__file__).parent / "web" / "index.html").read_bytes()
+            return self.bytes(page, content_type="text/html; charset=utf-8")
 
     @app.page("/health")
     class Health(View):

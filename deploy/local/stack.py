@@ -390,6 +390,10 @@ def stack_up(settings: Settings) -> list[ServiceStatus]:
 def stack_down(settings: Settings) -> list[str]:
     """Stop both servers (data stays); return the names of those that were running."""
     stopped = []
+    # The demo's background worker and music site go first (they talk to both servers).
+    for name, marker in (("demo-worker", "streams.cli worker"), ("demo-site", "streams.cli site")):
+        if _stop(settings, name, marker):
+            stopped.append(name)
     for name, marker in (("kafka", _KAFKA_MARKER), ("minio", _MINIO_MARKER)):
         if _stop(settings, name, marker):
             stopped.append(name)

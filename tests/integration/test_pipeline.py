@@ -1,0 +1,194 @@
+"""End to end on the real stack: crawl -> features -> labels -> voice clip -> the paper's flow."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.request
+import uuid
+
+import pytest
+from click.testing import CliRunner
+
+from crawler.crawl import Crawler
+from crawler.profile import load_profile
+from crawler.testsite import MusicSite
+from models.datasets.synthetic_music import write_synthetic_music
+from models.registry import minio_client
+from schemas.codec import codec_for
+from streams.cli import cli
+from streams.client import MoodstreamClient
+from streams.topics import ensure_topics
+from streams.worker_process import WorkerProcess
+from tests.crawler.test_crawl_integration import PROFILES
+from tests.integration.kafka_helpers import consume, producer
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def pipeline_settings(local_stack, synthetic_music_dir, synthetic_speech_dir, tmp_path_factory):
+    """Buckets, topics and promoted models of this module's own."""
+    tag = uuid.uuid4().hex[:8]
+    settings = local_stack.replace(
+        topic_prefix=f"e2e-{tag}", app_id=f"e2e-{tag}", home=tmp_path_factory.mktemp("e2e-home"),
+        bucket_audio=f"e2e-audio-{tag}", bucket_features=f"e2e-features-{tag}",
+        bucket_models=f"e2e-models-{tag}", bucket_clips=f"e2e-clips-{tag}",
+    )  # fmt: skip
+    client = minio_client(settings)
+    for bucket in settings.buckets:
+        client.make_bucket(bucket)
+    ensure_topics(settings)
+    env = settings.to_env()
+    runner = CliRunner()
+    for args in (
+        ["train", "music", "--data", str(synthetic_music_dir), "--max-epochs", "40", "--batch-size", "16", "--patience", "8", "--promote"],
+        ["train", "themes", "--data", str(synthetic_music_dir), "--promote"],
+        ["train", "voice", "--data", str(synthetic_speech_dir), "--group-col", "speaker", "--max-epochs", "10", "--promote"],
+    ):  # fmt: skip
+        result = runner.invoke(cli, args, env=env, catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+    yield settings
+    for bucket in settings.buckets:
+        for obj in client.list_objects(bucket, recursive=True):
+            client.remove_object(bucket, obj.object_name)
+        client.remove_bucket(bucket)
+
+
+def _post(
+    worker: WorkerProcess, path: str, body: bytes, content_type: str = "audio/wav"
+) -> tuple[int, dict]:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{worker.settings.web_port}{path}", data=body, method="POST",
+        headers={"Content-Type": content_type},
+    )  # fmt: skip
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+def _wait(predicate, timeout_s: float, what: str):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.5)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.mark.asyncio
+async def test_crawled_tracks_are_labelled_and_clips_follow_the_paper_s_flow(
+    pipeline_settings, synthetic_speech_dir, tmp_path
+) -> None:
+    settings = pipeline_settings
+    music = tmp_path / "site"
+    write_synthetic_music(music, tracks_per_substyle=2, seconds=9.0, seed=31)
+    for extra in sorted(music.glob("*.flac"))[20:]:
+        extra.unlink()  # 20 tracks
+    worker = WorkerProcess(settings, tmp_path).start()
+    site = MusicSite(music)
+    port = await site.start()
+    try:
+        profile = load_profile(PROFILES / "alpha.toml").on_host(f"127.0.0.1:{port}")
+        counters = await Crawler(profile, settings).run()
+        assert counters.new == 20
+
+        def labelled() -> int:
+            total = 0
+            for emotion in ("sad", "happy", "angry", "calm"):
+                themes = worker.get(f"/api/catalog/{emotion}")["themes"]
+                total += sum(len(v) for v in themes.values())
+            return total == 20
+
+        _wait(labelled, 240, "all 20 tracks labelled")
+        clip = sorted(synthetic_speech_dir.glob("*-sad-*.wav"))[0].read_bytes()
+
+        status, first = _post(worker, "/api/clips?user_id=ann", clip)
+        assert status == 200, first
+        emotion = first["emotion"]
+        catalog = worker.get(f"/api/catalog/{emotion}")["themes"]
+        assert first["step"] == "FIRST_OCCURRENCE"
+        assert sorted(p["theme_id"] for p in first["playlist"]) == sorted(
+            int(t) for t, v in catalog.items() if v
+        )
+        assert all(p["audio_url"].startswith("http://127.0.0.1") for p in first["playlist"])
+
+        picked = first["playlist"][0]
+        status, _ = _post(worker, "/api/feedback", json.dumps(
+            {"user_id": "ann", "action": "PICK", "track_ids": [picked["track_id"]]}).encode(), "application/json")  # fmt: skip
+        assert status == 202
+        _wait(lambda: worker.get("/api/users/ann/session", status=404).get("emotions", {}).get(emotion, {}).get("preferred_theme") is not None, 30, "the pick")  # fmt: skip
+        status, second = _post(worker, "/api/clips?user_id=ann", clip)
+        assert second["step"] == "PREFERRED_THEME" and second["theme_id"] == picked["theme_id"]
+        assert second["playlist"] and all(
+            p["theme_id"] == picked["theme_id"] for p in second["playlist"]
+        )
+
+        _post(
+            worker,
+            "/api/feedback",
+            json.dumps({"user_id": "ann", "action": "ABANDON"}).encode(),
+            "application/json",
+        )
+        _wait(
+            lambda: worker.get("/api/users/ann/session", status=404).get("emotions") == {},
+            30,
+            "the abandon",
+        )
+        status, third = _post(worker, "/api/clips?user_id=ann", clip)
+        assert third["step"] == "FIRST_OCCURRENCE"
+
+        # A duplicated event (same request id, sent twice to Kafka) gets one answer.
+        with MoodstreamClient(settings) as client:
+            client.submit_clip("bob", clip, request_id="dup-1")
+            client.submit_clip("bob", clip, request_id="dup-1")
+            assert client.wait_for_recommendation("dup-1")["request_id"] == "dup-1"
+        answers = consume(
+            settings, settings.topic("recommendations"), until=lambda m: False, timeout_s=4
+        )
+        assert (
+            sum(
+                codec_for("Recommendation").decode(m.value)["request_id"] == "dup-1"
+                for m in answers
+            )
+            == 1
+        )
+
+        # Bad input over HTTP: clear 4xx answers, nothing sent.
+        assert _post(worker, "/api/clips?user_id=ann", b"not audio")[0] == 400
+        assert _post(worker, "/api/clips", clip)[0] == 400
+
+        # Garbage on every input topic: dead letters, and the worker carries on.
+        prod = producer(settings)
+        inputs = (
+            "tracks.discovered",
+            "tracks.registered",
+            "tracks.features",
+            "voice.clips",
+            "feedback",
+        )
+        for short in inputs:
+            prod.send(settings.topic(short), key=b"junk", value=b"\x00garbage")
+        prod.flush()
+        letters = consume(
+            settings,
+            settings.topic("deadletters"),
+            until=lambda m: len(m) >= len(inputs),
+            timeout_s=60,
+        )
+        decoded = [codec_for("DeadLetter").decode(m.value) for m in letters]
+        assert {d["source_topic"] for d in decoded} >= {settings.topic(s) for s in inputs}
+        status, after = _post(worker, "/api/clips?user_id=cy", clip)
+        assert status == 200 and after["step"] == "FIRST_OCCURRENCE"
+        metrics = (
+            urllib.request.urlopen(f"http://127.0.0.1:{worker.settings.web_port}/metrics")
+            .read()
+            .decode()
+        )
+        assert 'moodstream_dead_letters_total{kind="SerializationError"}' in metrics
+    finally:
+        await site.stop()
+        worker.stop()
