@@ -64,6 +64,7 @@ class MusicSite:
         self.port: int | None = None
         self.media_requests = 0
         self.paths_requested: list[str] = []
+        self._durations: dict[tuple[str, int], float] = {}
 
     # -- catalogue -------------------------------------------------------------------------
     def _labels(self) -> dict[str, dict]:
@@ -74,9 +75,22 @@ class MusicSite:
             return {row["path"]: row for row in csv.DictReader(f)}
 
     def tracks(self) -> list[_Track]:
-        """Every audio file of the folder (recursively), newest first."""
+        """Every audio file of the folder (recursively), newest first (file headers are read
+        once per file and modification time)."""
+        return self._scan()
+
+    def _duration(self, path: Path) -> float:
         import soundfile as sf
 
+        key = (str(path), path.stat().st_mtime_ns)
+        if key not in self._durations:
+            try:
+                self._durations[key] = sf.info(str(path)).duration
+            except Exception:  # noqa: BLE001  (a corrupt file: the crawler must find out itself)
+                self._durations[key] = 0.0
+        return self._durations[key]
+
+    def _scan(self) -> list[_Track]:
         labels = self._labels()
         files = [p for p in self.folder.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES]
         files.sort(key=lambda p: (-p.stat().st_mtime_ns, str(p)))
@@ -85,10 +99,7 @@ class MusicSite:
             rel = path.relative_to(self.folder).as_posix()
             row = labels.get(rel, {})
             digest = hashlib.sha1(rel.encode()).hexdigest()
-            try:
-                seconds = sf.info(str(path)).duration
-            except Exception:  # noqa: BLE001  (a corrupt file: the crawler must find out itself)
-                seconds = 0.0
+            seconds = self._duration(path)
             emotion = (row.get("emotion") or "").strip().lower() or None
             out.append(
                 _Track(
@@ -142,8 +153,9 @@ class MusicSite:
         return web.Response(text="User-agent: *\nDisallow: /private/\n")
 
     async def media(self, request: web.Request) -> web.StreamResponse:
-        path = (self.folder / request.match_info["path"]).resolve()
-        if self.folder.resolve() not in path.parents or not path.is_file():
+        rel = Path(request.match_info["path"])
+        path = self.folder / rel  # symlinks inside the folder are served; ".." is not
+        if rel.is_absolute() or ".." in rel.parts or not path.is_file():
             raise web.HTTPNotFound()
         self.media_requests += 1
         content_type = {

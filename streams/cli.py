@@ -544,6 +544,25 @@ def bench_crawl(settings: Settings, tracks: int, seconds: float, as_json: bool) 
     click.echo(json.dumps(report) if as_json else format_report(report))
 
 
+@bench.command("pipeline")
+@click.option("--tracks", type=int, default=60, show_default=True)
+@click.option("--rate", type=float, default=10.0, show_default=True, help="Clips per second.")
+@click.option("--seconds", type=float, default=20.0, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
+@click.pass_obj
+def bench_pipeline(
+    settings: Settings, tracks: int, rate: float, seconds: float, as_json: bool
+) -> None:
+    """Ingest throughput and clip -> recommendation latency with one worker (after make demo)."""
+    import json
+
+    from benchmarks.pipeline import format_report, run_pipeline_bench
+
+    log = (lambda msg: click.echo(msg, err=True)) if as_json else click.echo
+    report = run_pipeline_bench(settings, tracks=tracks, rate=rate, seconds=seconds, log=log)
+    click.echo(json.dumps(report) if as_json else format_report(report))
+
+
 @bench.command("voice")
 @click.option("--model", "model_path", type=click.Path(exists=True, dir_okay=False), default=None)
 @click.option("--repeats", type=int, default=100, show_default=True)

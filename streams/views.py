@@ -121,8 +121,7 @@ def define_views(app: faust.App, tables: Tables) -> None:
         """The web page: record or upload a clip, see the playlist, pick or abandon."""
 
         async def get(self, request: Request) -> Response:
-            page = (Path(__file__).parent / "web" / "index.html").read_bytes()
-            return self.bytes(page, content_type="text/html; charset=utf-8")
+            return self.html((Path(__file__).parent / "web" / "index.html").read_text())
 
     @app.page("/health")
     class Health(View):

@@ -1,0 +1,41 @@
+"""Fixtures of the integration tier shared by several modules."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from click.testing import CliRunner
+
+from models.registry import minio_client
+from streams.cli import cli
+from streams.topics import ensure_topics
+
+
+@pytest.fixture(scope="session")
+def pipeline_settings(local_stack, synthetic_music_dir, synthetic_speech_dir, tmp_path_factory):
+    """Buckets, topics and promoted models of the end-to-end tests (trained once per run)."""
+    tag = uuid.uuid4().hex[:8]
+    settings = local_stack.replace(
+        topic_prefix=f"e2e-{tag}", app_id=f"e2e-{tag}", home=tmp_path_factory.mktemp("e2e-home"),
+        bucket_audio=f"e2e-audio-{tag}", bucket_features=f"e2e-features-{tag}",
+        bucket_models=f"e2e-models-{tag}", bucket_clips=f"e2e-clips-{tag}",
+    )  # fmt: skip
+    client = minio_client(settings)
+    for bucket in settings.buckets:
+        client.make_bucket(bucket)
+    ensure_topics(settings)
+    env = settings.to_env()
+    runner = CliRunner()
+    for args in (
+        ["train", "music", "--data", str(synthetic_music_dir), "--max-epochs", "40", "--batch-size", "16", "--patience", "8", "--promote"],
+        ["train", "themes", "--data", str(synthetic_music_dir), "--promote"],
+        ["train", "voice", "--data", str(synthetic_speech_dir), "--group-col", "speaker", "--max-epochs", "10", "--promote"],
+    ):  # fmt: skip
+        result = runner.invoke(cli, args, env=env, catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+    yield settings
+    for bucket in settings.buckets:
+        for obj in client.list_objects(bucket, recursive=True):
+            client.remove_object(bucket, obj.object_name)
+        client.remove_bucket(bucket)
