@@ -50,3 +50,14 @@ def consume(
     finally:
         consumer.close()
     return messages
+
+
+def wait_for(predicate: Callable[[], object], timeout_s: float = 60.0, what: str = "condition"):
+    """Poll ``predicate`` every 0.5 s until it returns something truthy; return that."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.5)
+    raise AssertionError(f"timed out waiting for {what}")

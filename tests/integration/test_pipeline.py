@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 import urllib.request
 
 import pytest
@@ -16,7 +15,7 @@ from schemas.codec import codec_for
 from streams.client import MoodstreamClient
 from streams.worker_process import WorkerProcess
 from tests.crawler.test_crawl_integration import PROFILES
-from tests.integration.kafka_helpers import consume, producer
+from tests.integration.kafka_helpers import consume, producer, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -33,16 +32,6 @@ def _post(
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as exc:
         return exc.code, json.loads(exc.read())
-
-
-def _wait(predicate, timeout_s: float, what: str):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.5)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.mark.asyncio
@@ -69,7 +58,7 @@ async def test_crawled_tracks_are_labelled_and_clips_follow_the_paper_s_flow(
                 total += sum(len(v) for v in themes.values())
             return total == 20
 
-        _wait(labelled, 240, "all 20 tracks labelled")
+        wait_for(labelled, 240, "all 20 tracks labelled")
         clip = sorted(synthetic_speech_dir.glob("*-sad-*.wav"))[0].read_bytes()
 
         status, first = _post(worker, "/api/clips?user_id=ann", clip)
@@ -86,7 +75,7 @@ async def test_crawled_tracks_are_labelled_and_clips_follow_the_paper_s_flow(
         status, _ = _post(worker, "/api/feedback", json.dumps(
             {"user_id": "ann", "action": "PICK", "track_ids": [picked["track_id"]]}).encode(), "application/json")  # fmt: skip
         assert status == 202
-        _wait(lambda: worker.get("/api/users/ann/session", status=404).get("emotions", {}).get(emotion, {}).get("preferred_theme") is not None, 30, "the pick")  # fmt: skip
+        wait_for(lambda: worker.get("/api/users/ann/session", status=404).get("emotions", {}).get(emotion, {}).get("preferred_theme") is not None, 30, "the pick")  # fmt: skip
         status, second = _post(worker, "/api/clips?user_id=ann", clip)
         assert second["step"] == "PREFERRED_THEME" and second["theme_id"] == picked["theme_id"]
         assert second["playlist"] and all(
@@ -99,7 +88,7 @@ async def test_crawled_tracks_are_labelled_and_clips_follow_the_paper_s_flow(
             json.dumps({"user_id": "ann", "action": "ABANDON"}).encode(),
             "application/json",
         )
-        _wait(
+        wait_for(
             lambda: worker.get("/api/users/ann/session", status=404).get("emotions") == {},
             30,
             "the abandon",
