@@ -27,7 +27,6 @@ import time
 
 import faust
 
-from models.exceptions import ModelsError
 from schemas.codec import codec_for
 from schemas.exceptions import SerializationError
 from streams import metrics
@@ -105,10 +104,7 @@ def define_agents(
                 if entry.get("features"):
                     continue
                 key, n_segments = await asyncio.to_thread(store.extract_features, record)
-            except (SerializationError, ModelsError, OSError, ValueError) as exc:
-                await dead(event, exc, "extract_features")
-                continue
-            except Exception as exc:  # noqa: BLE001  (S3 errors and the like: the stream goes on)
+            except Exception as exc:  # noqa: BLE001  (bad event, bad audio, store error: dead letter)
                 await dead(event, exc, "extract_features")
                 continue
             out = {

@@ -13,7 +13,7 @@ import logging
 import threading
 from pathlib import Path
 
-from models.exceptions import ModelNotFoundError, ModelsError
+from models.exceptions import ModelsError
 from models.registry import ModelRegistry
 from streams.settings import Settings
 
@@ -111,8 +111,3 @@ class ModelHub:
                 f"`moodstream train {kind} --data DIR --promote`"
             )
         return model
-
-
-def missing_is_not_ready(exc: Exception) -> bool:
-    """Whether an exception means "train and promote a model first"."""
-    return isinstance(exc, ModelsNotReadyError | ModelNotFoundError)
