@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import tempfile
 from pathlib import Path
 
-import numpy as np
 from tqdm import tqdm
 
-from models.datasets.labelled import dataset_fingerprint, read_labelled_folder
+from models.datasets.labelled import read_labelled_folder
 from models.evaluation import evaluate_music, format_music_report, write_report
 from models.feature_cache import MusicFeatureCache
 from models.features.music import DEFAULT_SPEC
 from models.music_model import METHOD_MSE, TABLE1_ROWS, MusicModelConfig
-from models.registry import ModelRecord, ModelRegistry
+from models.registry import ModelRecord, store_trained_model
 from models.training import fit_music_model
 from streams.settings import Settings
 
@@ -52,38 +50,13 @@ def run_train_music(
     out_dir = Path(out_dir or tempfile.mkdtemp(prefix="moodstream-music-"))
     out_dir.mkdir(parents=True, exist_ok=True)
     model.save(out_dir / "model.keras")
-    metrics = {
-        "epochs": len(history["loss"]),
-        "train_accuracy": float(history["accuracy"][-1]),
-        **(
-            {"val_accuracy": float(np.max(history["val_accuracy"]))}
-            if "val_accuracy" in history
-            else {}
-        ),
-        "clips": len(clips),
-    }
-    training = {
-        "config": config.to_dict(),
-        "seed": seed,
-        "feature_spec": DEFAULT_SPEC.version,
-        "data": str(data_dir),
-    }
-    (out_dir / "training.json").write_text(
-        json.dumps({**training, "metrics": metrics, "history": history}, indent=2)
-    )
-    record = None
-    if push:
-        registry = ModelRegistry(settings)
-        record = registry.push(
-            "music",
-            {"model.keras": out_dir / "model.keras", "training.json": out_dir / "training.json"},
-            feature_spec=DEFAULT_SPEC.version,
-            training_data=dataset_fingerprint(clips, hashes),
-            hyperparameters={**config.to_dict(), "seed": seed},
-            metrics=metrics,
-        )
-        if promote:
-            registry.promote("music", record.version)
+    record = store_trained_model(
+        settings, "music", out_dir, history=history, clips=clips, file_hashes=hashes,
+        training={"config": config.to_dict(), "seed": seed, "feature_spec": DEFAULT_SPEC.version,
+                  "data": str(data_dir)},
+        feature_spec=DEFAULT_SPEC.version, hyperparameters={**config.to_dict(), "seed": seed},
+        push=push, promote=promote,
+    )  # fmt: skip
     return record, out_dir
 
 

@@ -26,7 +26,7 @@ from minio.error import S3Error
 from models.exceptions import FeatureSpecMismatchError, ModelNotFoundError, RegistryError
 from streams.settings import Settings
 
-__all__ = ["ModelKind", "ModelRecord", "ModelRegistry", "minio_client"]
+__all__ = ["ModelKind", "ModelRecord", "ModelRegistry", "minio_client", "store_trained_model"]
 
 logger = logging.getLogger(__name__)
 
@@ -214,3 +214,50 @@ class ModelRegistry:
                 self.client.fget_object(self.bucket, f"{kind}/{version}/{name}", str(tmp))
                 tmp.replace(target)
         return record, folder
+
+
+def store_trained_model(
+    settings: Settings,
+    kind: ModelKind,
+    out_dir: Path,
+    *,
+    history: dict,
+    training: dict,
+    clips: list,
+    file_hashes: list[str],
+    feature_spec: str,
+    hyperparameters: dict,
+    push: bool,
+    promote: bool,
+) -> ModelRecord | None:
+    """Write ``training.json`` next to ``out_dir/model.keras``; push (and promote) both.
+
+    Metrics come from the Keras ``history``: epochs, last training accuracy, best validation
+    accuracy (when a validation split was used), and the number of clips.
+    """
+    from models.datasets.labelled import dataset_fingerprint
+
+    metrics = {
+        "epochs": len(history["loss"]),
+        "train_accuracy": float(history["accuracy"][-1]),
+        "clips": len(clips),
+    }
+    if "val_accuracy" in history:
+        metrics["val_accuracy"] = float(max(history["val_accuracy"]))
+    (Path(out_dir) / "training.json").write_text(
+        json.dumps({**training, "metrics": metrics, "history": history}, indent=2)
+    )
+    if not push:
+        return None
+    registry = ModelRegistry(settings)
+    record = registry.push(
+        kind,
+        {name: Path(out_dir) / name for name in ("model.keras", "training.json")},
+        feature_spec=feature_spec,
+        training_data=dataset_fingerprint(clips, file_hashes),
+        hyperparameters=hyperparameters,
+        metrics=metrics,
+    )
+    if promote:
+        registry.promote(kind, record.version)
+    return record

@@ -8,7 +8,6 @@ gets an explicit "no speech" answer, never a confident emotion.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 from collections.abc import Sequence
@@ -20,6 +19,7 @@ import numpy as np
 
 from models.audio import load_audio
 from models.exceptions import AudioDecodeError, AudioTooShortError, DatasetError
+from models.feature_cache import file_sha256
 from models.features.voice import DEFAULT_VOICE_SPEC, analyse_clip, voice_inputs
 from models.music_model import EMOTIONS
 from models.voice_model import VoiceModelConfig, build_voice_model
@@ -63,9 +63,9 @@ class VoiceFeatureCache:
 
     def samples(
         self, paths: Sequence[Path], *, workers: int | None = None, progress=None
-    ) -> list[VoiceSample]:
-        """Inputs of ``paths``, computing the missing ones in parallel."""
-        hashes = [hashlib.sha256(Path(p).read_bytes()).hexdigest() for p in paths]
+    ) -> tuple[list[VoiceSample], list[str]]:
+        """Inputs and file hashes of ``paths``, computing the missing inputs in parallel."""
+        hashes = [file_sha256(Path(p)) for p in paths]
         missing = [
             (p, h)
             for p, h in zip(paths, hashes, strict=True)
@@ -89,7 +89,7 @@ class VoiceFeatureCache:
         for h in hashes:
             with np.load(self.root / f"{h}.npz") as data:
                 out.append(VoiceSample(data["hsf"], data["spectrogram"]))
-        return out
+        return out, hashes
 
 
 def pad_voice_batch(samples: Sequence[VoiceSample]) -> tuple[np.ndarray, np.ndarray]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import tempfile
 from pathlib import Path
@@ -10,12 +9,11 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from models.datasets.labelled import dataset_fingerprint, read_labelled_folder
+from models.datasets.labelled import read_labelled_folder
 from models.evaluation import confusion_percent, group_folds, write_report
-from models.feature_cache import file_sha256
 from models.features.voice import DEFAULT_VOICE_SPEC
 from models.music_model import EMOTIONS
-from models.registry import ModelRecord, ModelRegistry
+from models.registry import ModelRecord, store_trained_model
 from models.voice import VoiceFeatureCache, VoiceSample, fit_voice_model, pad_voice_batch
 from models.voice_model import TABLE3_ROWS, VOICE_METHOD, VoiceModelConfig
 from streams.settings import Settings
@@ -33,8 +31,8 @@ def load_voice_set(settings: Settings, data_dir: Path, group_col: str | None):
     clips = read_labelled_folder(data_dir, group_col=group_col)
     cache = VoiceFeatureCache(settings.home / "cache" / "voice")
     with tqdm(total=len(clips), desc="voice inputs", unit="clip", leave=False) as bar:
-        samples = cache.samples([c.path for c in clips], progress=bar.update)
-    return clips, samples, [file_sha256(c.path) for c in clips]
+        samples, hashes = cache.samples([c.path for c in clips], progress=bar.update)
+    return clips, samples, hashes
 
 
 def _egemaps(paths: list[Path]) -> np.ndarray | None:
@@ -167,33 +165,11 @@ def run_train_voice(
     out_dir = Path(out_dir or tempfile.mkdtemp(prefix="moodstream-voice-"))
     out_dir.mkdir(parents=True, exist_ok=True)
     model.save(out_dir / "model.keras")
-    metrics = {
-        "epochs": len(history["loss"]),
-        "train_accuracy": float(history["accuracy"][-1]),
-        "clips": len(clips),
-        **(
-            {"val_accuracy": float(np.max(history["val_accuracy"]))}
-            if "val_accuracy" in history
-            else {}
-        ),
-    }
-    (out_dir / "training.json").write_text(
-        json.dumps(
-            {"config": config.to_dict(), "seed": seed, "metrics": metrics, "history": history},
-            indent=2,
-        )
-    )
-    record = None
-    if push:
-        registry = ModelRegistry(settings)
-        record = registry.push(
-            "voice",
-            {"model.keras": out_dir / "model.keras", "training.json": out_dir / "training.json"},
-            feature_spec=DEFAULT_VOICE_SPEC.version,
-            training_data=dataset_fingerprint(clips, hashes),
-            hyperparameters={**config.to_dict(), "seed": seed},
-            metrics=metrics,
-        )
-        if promote:
-            registry.promote("voice", record.version)
+    record = store_trained_model(
+        settings, "voice", out_dir, history=history, clips=clips, file_hashes=hashes,
+        training={"config": config.to_dict(), "seed": seed,
+                  "feature_spec": DEFAULT_VOICE_SPEC.version, "data": str(data_dir)},
+        feature_spec=DEFAULT_VOICE_SPEC.version, hyperparameters={**config.to_dict(), "seed": seed},
+        push=push, promote=promote,
+    )  # fmt: skip
     return record, out_dir
