@@ -18,6 +18,7 @@ from pathlib import Path
 import faust
 
 from streams.agents import define_agents
+from streams.consumer import use_rewinding_consumer
 from streams.deadletter import DeadLetterPolicy
 from streams.model_hub import ModelHub
 from streams.pipeline_io import PipelineStore
@@ -76,6 +77,7 @@ def create_app(
         autodiscover=False,
         web_in_thread=False,
     )
+    use_rewinding_consumer(app)
     topics = declare_topics(app, settings)
     tables = declare_tables(app)
     dead_letters = DeadLetterPolicy(topics.dead_letters)

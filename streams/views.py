@@ -154,7 +154,8 @@ def define_views(app: faust.App, tables: Tables) -> None:
             for tp in app.consumer.assignment():
                 try:
                     highwater = app.consumer.highwater(tp)
-                    position = app.consumer._last_read_offset.get(tp, -1) + 1  # noqa: SLF001
+                    read = app.consumer._read_offset.get(tp)  # noqa: SLF001  (last offset read)
+                    position = 0 if read is None else read + 1
                     metrics.CONSUMER_LAG.labels(topic=tp.topic, partition=str(tp.partition)).set(
                         max(0, (highwater or 0) - position)
                     )
