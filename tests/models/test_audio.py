@@ -77,3 +77,14 @@ def test_too_long_is_refused_with_the_numbers() -> None:
     with pytest.raises(AudioTooLongError, match=r"is 3\.0 s long; the limit is 2 s"):
         load_audio(data, sr=16000, max_duration_s=2.0)
     assert load_audio(data, sr=16000, max_duration_s=3.5).size == 48000
+
+
+@pytest.mark.parametrize("channels", [1, 2, 3])
+def test_downmix_is_the_channel_mean(channels):
+    from models.audio import _downmix
+
+    block = np.random.default_rng(channels).uniform(-1, 1, (4096, channels)).astype(np.float32)
+    mono = _downmix(block)
+    assert mono.dtype == np.float32 and mono.flags.c_contiguous and mono.shape == (4096,)
+    np.testing.assert_allclose(mono, block.mean(axis=1), rtol=0, atol=1e-6)
+    assert not np.shares_memory(mono, block)
