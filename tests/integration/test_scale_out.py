@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import time
+import urllib.request
 import uuid
 
 import pytest
@@ -41,27 +42,25 @@ def _canonical(answer: dict) -> tuple:
     )
 
 
-def _clips_read(worker: WorkerProcess) -> float:
-    """How many voice clips ``worker`` has read, from its Prometheus metrics."""
-    import urllib.request
-
+def _metrics(worker: WorkerProcess) -> str:
+    """``worker``'s Prometheus metrics as text."""
     url = f"http://127.0.0.1:{worker.settings.web_port}/metrics"
     with urllib.request.urlopen(url, timeout=5) as response:
-        text = response.read().decode()
+        return response.read().decode()
+
+
+def _clips_read(worker: WorkerProcess) -> float:
+    """How many voice clips ``worker`` has read."""
+    text = _metrics(worker)
     match = re.search(r'moodstream_events_in_total\{topic="voice.clips"\} ([0-9.e+]+)', text)
     return float(match.group(1)) if match else 0.0
 
 
 def _clip_lag(worker: WorkerProcess) -> dict[str, float]:
-    """Consumer lag per voice.clips partition, from ``worker``'s Prometheus metrics."""
-    import urllib.request
-
-    url = f"http://127.0.0.1:{worker.settings.web_port}/metrics"
-    with urllib.request.urlopen(url, timeout=5) as response:
-        lines = response.read().decode().splitlines()
+    """``worker``'s consumer lag per voice.clips partition."""
     return {
         re.search(r'partition="(\d+)"', line).group(1): float(line.rsplit(" ", 1)[1])
-        for line in lines
+        for line in _metrics(worker).splitlines()
         if line.startswith("moodstream_consumer_lag{") and ".voice.clips" in line
     }
 
