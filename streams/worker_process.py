@@ -28,9 +28,8 @@ def free_port() -> int:
 class WorkerProcess:
     """One worker subprocess with its own web port; its log is kept for failure messages."""
 
-    def __init__(self, settings: Settings, log_dir: Path, *, loglevel: str = "info") -> None:
+    def __init__(self, settings: Settings, log_dir: Path) -> None:
         self.settings = settings.replace(web_port=free_port())
-        self.loglevel = loglevel
         self.log_path = log_dir / f"worker-{self.settings.web_port}.log"
         self.proc: subprocess.Popen | None = None
 
@@ -40,7 +39,7 @@ class WorkerProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "streams.cli", "worker", "--loglevel", self.loglevel],
+                [sys.executable, "-m", "streams.cli", "worker", "--loglevel", "info"],
                 env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
