@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 
+import av
 import numpy as np
 import scipy.signal
 import soundfile as sf
@@ -66,4 +67,34 @@ def encode(y: np.ndarray, sr: int, fmt: str = "WAV", subtype: str | None = None)
     """``y`` as the bytes of an audio file (WAV, FLAC, OGG, MP3)."""
     buf = io.BytesIO()
     sf.write(buf, y, sr, format=fmt, subtype=subtype)
+    return buf.getvalue()
+
+
+def encode_with_ffmpeg(y: np.ndarray, sr: int, container: str, codec: str) -> bytes:
+    """Mono or stereo (n, 2) float ``y`` as the bytes of ``container`` encoded by FFmpeg ``codec``.
+
+    For what libsndfile does not write: M4A/AAC, or a WAV holding a codec libsndfile cannot read.
+    """
+    stereo = y.ndim == 2
+    buf = io.BytesIO()
+    with av.open(buf, "w", format=container) as out:
+        stream = out.add_stream(codec, rate=sr, layout="stereo" if stereo else "mono")
+        sample_format = stream.codec_context.format
+        step = stream.codec_context.frame_size or 1024
+        for start in range(0, y.shape[0], step):
+            chunk = y[start : start + step].reshape(-1, 2 if stereo else 1)
+            if sample_format.name.startswith("s16"):
+                chunk = np.round(chunk * 32767).astype(np.int16)
+            else:
+                chunk = chunk.astype(np.float32)
+            array = chunk.T if sample_format.is_planar else chunk.reshape(1, -1)
+            frame = av.AudioFrame.from_ndarray(
+                np.ascontiguousarray(array), format=sample_format.name, layout=stream.layout.name
+            )
+            frame.sample_rate = sr
+            frame.pts = start
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
     return buf.getvalue()

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pytest
 
 from models.audio import load_audio
 from models.exceptions import AudioDecodeError, AudioTooLongError
-from tests.models.synthetic_signals import encode, harmonic_tone
+from tests.models.synthetic_signals import encode, encode_with_ffmpeg, harmonic_tone
 
 
 @pytest.mark.parametrize(
@@ -88,3 +90,80 @@ def test_downmix_is_the_channel_mean(channels):
     assert mono.dtype == np.float32 and mono.flags.c_contiguous and mono.shape == (4096,)
     np.testing.assert_allclose(mono, block.mean(axis=1), rtol=0, atol=1e-6)
     assert not np.shares_memory(mono, block)
+
+
+def _dominant_hz(y: np.ndarray, sr: int) -> float:
+    spectrum = np.abs(np.fft.rfft(y[2048 : 2048 + 16384]))
+    return float(np.argmax(spectrum) * sr / 16384)
+
+
+def test_m4a_aac_is_decoded_by_ffmpeg() -> None:
+    y = harmonic_tone(440.0, sr=44100, seconds=2.0)
+    out = load_audio(encode_with_ffmpeg(y, 44100, "mp4", "aac"), sr=22050)
+    assert abs(out.size - 2.0 * 22050) < 0.06 * 22050
+    assert _dominant_hz(out, 22050) == pytest.approx(440.0, abs=3.0)
+
+
+def test_wav_with_a_codec_libsndfile_lacks_falls_back_to_ffmpeg() -> None:
+    import soundfile as sf
+
+    y = harmonic_tone(440.0, sr=44100, seconds=2.0)
+    data = encode_with_ffmpeg(y, 44100, "wav", "adpcm_yamaha")
+    with pytest.raises(sf.LibsndfileError):
+        sf.info(io.BytesIO(data))
+    out = load_audio(data, sr=22050)
+    assert abs(out.size - 2.0 * 22050) < 0.06 * 22050
+    assert _dominant_hz(out, 22050) == pytest.approx(440.0, abs=3.0)
+
+
+def test_stereo_ogg_is_mixed_to_mono() -> None:
+    left = harmonic_tone(220.0, sr=44100, seconds=2.0)
+    stereo = np.stack([left, np.zeros_like(left)], axis=1)
+    out = load_audio(encode(stereo, 44100, "OGG", "VORBIS"), sr=22050)
+    reference = load_audio(encode(left, 44100, "OGG", "VORBIS"), sr=22050)
+    assert np.max(np.abs(out)) == pytest.approx(np.max(np.abs(reference)) / 2, rel=0.05)
+
+
+def test_too_long_ogg_is_refused() -> None:
+    data = encode(harmonic_tone(440.0, sr=22050, seconds=3.0), 22050, "OGG", "VORBIS")
+    with pytest.raises(AudioTooLongError, match="the limit is 2 s"):
+        load_audio(data, sr=22050, max_duration_s=2.0)
+    assert load_audio(data, sr=22050, max_duration_s=3.5).size == pytest.approx(66150, abs=1024)
+
+
+def test_truncated_ogg_decodes_the_part_that_arrived() -> None:
+    data = encode(harmonic_tone(440.0, sr=22050, seconds=4.0), 22050, "OGG", "VORBIS")
+    out = load_audio(data[: len(data) // 2], sr=22050)  # the codebooks take a good part of it
+    assert 0.5 * 22050 < out.size < 0.9 * 4 * 22050
+    assert _dominant_hz(out, 22050) == pytest.approx(440.0, abs=3.0)
+
+
+@pytest.mark.parametrize(
+    "sample_format, values",
+    [
+        ("u8", np.array([[0, 128, 255, 192]], dtype=np.uint8)),
+        ("s16", np.array([[-32768, 0, 32767, 16384]], dtype=np.int16)),
+        ("s32", np.array([[-(2**31), 0, 2**31 - 1, 2**30]], dtype=np.int32)),
+        ("flt", np.array([[-1.0, 0.0, 1.0, 0.5]], dtype=np.float32)),
+        ("dblp", np.array([[-1.0, 0.0, 1.0, 0.5], [1.0, 0.0, -1.0, 0.5]], dtype=np.float64)),
+        ("s16p", np.array([[-32768, 0, 32767, 16384], [0, 0, 0, 0]], dtype=np.int16)),
+    ],
+)
+def test_ffmpeg_frames_are_scaled_to_unit_range(sample_format: str, values: np.ndarray) -> None:
+    import av
+
+    from models.audio import _frame_to_mono
+
+    layout = "stereo" if values.shape[0] == 2 else "mono"
+    frame = av.AudioFrame.from_ndarray(values, format=sample_format, layout=layout)
+    mono = _frame_to_mono(frame)
+    expected = {
+        "u8": [-1.0, 0.0, 127 / 128, 0.5],
+        "s16": [-1.0, 0.0, 32767 / 32768, 0.5],
+        "s32": [-1.0, 0.0, 1.0, 0.5],
+        "flt": [-1.0, 0.0, 1.0, 0.5],
+        "dblp": [0.0, 0.0, 0.0, 0.5],
+        "s16p": [-0.5, 0.0, 32767 / 65536, 0.25],
+    }[sample_format]
+    assert mono.dtype == np.float32
+    np.testing.assert_allclose(mono, expected, atol=1e-6)
