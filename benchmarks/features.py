@@ -27,6 +27,7 @@ _SINGLE_THREAD = {
     k: "1"
     for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
 }
+AUDIO_SUFFIXES = {".ogg", ".opus", ".flac", ".wav", ".mp3", ".m4a"}
 IMPLEMENTATIONS = ("moodstream", "librosa_reference", "opensmile_egemaps")
 
 
@@ -43,6 +44,14 @@ def ensure_default_corpus(log=print) -> Path:
         env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
     )
     return DEFAULT_CORPUS
+
+
+def corpus_files(corpus: Path, *, limit: int | None = None) -> list[Path]:
+    """The audio files of ``corpus`` by name (the first ``limit``); SystemExit when there are none."""
+    files = sorted(p for p in corpus.iterdir() if p.suffix.lower() in AUDIO_SUFFIXES)[:limit]
+    if not files:
+        raise SystemExit(f"no audio files in {corpus}")
+    return files
 
 
 def _run_child(impl: str, files: list[str], workdir: Path) -> tuple[dict, dict | None]:
@@ -102,13 +111,7 @@ def run_features_bench(
 ) -> dict:
     """Run the benchmark; return the figures as one dict (the ``--json`` output)."""
     corpus = Path(directory) if directory else ensure_default_corpus(log)
-    files = sorted(
-        str(p) for p in corpus.iterdir() if p.suffix.lower() in {".ogg", ".flac", ".wav", ".mp3"}
-    )
-    if limit:
-        files = files[:limit]
-    if not files:
-        raise SystemExit(f"no audio files in {corpus}")
+    files = [str(p) for p in corpus_files(corpus, limit=limit)]
     workdir = Path(tempfile.mkdtemp(prefix="moodstream-bench-"))
     try:
         report: dict = {"corpus": str(corpus), "files": len(files)}

@@ -506,6 +506,25 @@ def bench_features(
     click.echo(json.dumps(report) if as_json else format_report(report))
 
 
+@bench.command("formants")
+@click.argument("directory", required=False, type=click.Path(exists=True, file_okay=False))
+@click.option("--limit", type=int, default=8, show_default=True, help="Only the first N files.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
+def bench_formants(directory: str | None, limit: int, as_json: bool) -> None:
+    """Time, agreement and vowel error of the two LPC root finders for formants."""
+    import json
+    from pathlib import Path
+
+    from benchmarks.features import corpus_files, ensure_default_corpus
+    from benchmarks.formant_roots import format_report, run_formant_roots_bench
+
+    log = (lambda msg: click.echo(msg, err=True)) if as_json else click.echo
+    corpus = Path(directory) if directory else ensure_default_corpus(log)
+    files = corpus_files(corpus, limit=limit)
+    report = run_formant_roots_bench(files, log=log)
+    click.echo(json.dumps(report) if as_json else format_report(report))
+
+
 @bench.command("music")
 @click.option(
     "--model",

@@ -30,6 +30,10 @@ __all__ = [
     "power_spectrum",
     "frame_rms_dbfs",
     "yin_f0",
+    "ROOT_FINDERS",
+    "lpc_coefficients",
+    "companion_roots",
+    "envelope_peak_roots",
     "lpc_formants",
 ]
 
@@ -200,8 +204,9 @@ def yin_f0(
             f"frames of {length} samples are too short for fmin_hz={fmin_hz} at {sr} Hz"
         )
     x = np.ascontiguousarray(frames, dtype=np.float32)
-    n_fft = scipy.fft.next_fast_len(length + window, real=True)
-    # r(tau) = sum_{j<W} x_j x_{j+tau} for every frame at once (single-precision FFTs).
+    # r(tau) = sum_{j<W} x_j x_{j+tau} for every frame at once (single-precision FFTs). With
+    # tau <= max_lag, j + tau stays below L, so a circular correlation of length L never wraps.
+    n_fft = scipy.fft.next_fast_len(length, real=True)
     head = scipy.fft.rfft(x[:, :window], n_fft)
     cross = scipy.fft.irfft(np.conj(head) * scipy.fft.rfft(x, n_fft), n_fft)[:, : max_lag + 1]
     energy = np.cumsum(np.square(x), axis=1, dtype=np.float32)
@@ -237,40 +242,32 @@ def yin_f0(
     return np.where(voiced, sr / lag, np.nan), periodicity
 
 
-def lpc_formants(
-    frames: np.ndarray,
-    *,
-    sr: int,
-    order: int,
-    preemphasis: float,
-    min_hz: float,
-    max_hz: float,
-    max_bandwidth_hz: float,
-    active: np.ndarray,
-    n_formants: int = 3,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Formant frequencies and bandwidths (Hz) of every frame from LPC roots.
+#: How :func:`lpc_formants` finds the roots of the LPC polynomial.
+ROOT_FINDERS = ("companion", "envelope-peaks")
+#: Newton steps smaller than this (in z) count as converged.
+_NEWTON_TOL = 1e-7
+_NEWTON_MAX_STEPS = 12
 
-    Pre-emphasis, Hamming window, autocorrelation-method LPC (Levinson-Durbin in float64,
-    vectorised over frames), roots as eigenvalues of the batched companion matrices. A root
-    with positive angle is a candidate when its frequency is in (``min_hz``, ``max_hz``) and its
-    bandwidth ``-sr/pi ln|z|`` is below ``max_bandwidth_hz``; the lowest ``n_formants``
-    candidates are F1, F2, ... Frames that are not ``active`` (skipped: no work is spent on
-    them) or whose recursion becomes unstable give NaN.
+
+def lpc_coefficients(
+    frames: np.ndarray, *, order: int, preemphasis: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Autocorrelation-method LPC of every frame (pre-emphasis, Hamming window, float64).
 
     Returns
     -------
-    freqs, bandwidths : np.ndarray [shape=(n, n_formants)]
+    a : np.ndarray [shape=(n, order + 1)]
+        ``A(z) = sum_k a[k] z^-k`` with ``a[:, 0] == 1``; all-pole frames that turned unstable
+        are set to ``A(z) = 1``.
+    stable : np.ndarray [shape=(n,), dtype=bool]
+        False where the Levinson-Durbin recursion met a reflection coefficient ``|k| >= 1``.
     """
-    n_frames = frames.shape[0]
-    freqs = np.full((n_frames, n_formants), np.nan)
-    bandwidths = np.full((n_frames, n_formants), np.nan)
-    rows_active = np.flatnonzero(active)
-    if rows_active.size == 0:
-        return freqs, bandwidths
     p = order
-    x = np.asarray(frames[rows_active], dtype=np.float64)
-    x = np.concatenate([x[:, :1], x[:, 1:] - preemphasis * x[:, :-1]], axis=1)
+    raw = np.asarray(frames, dtype=np.float64)
+    x = np.empty_like(raw)  # pre-emphasis written in place: no concatenated copies
+    x[:, 0] = raw[:, 0]
+    np.multiply(raw[:, :-1], -preemphasis, out=x[:, 1:])
+    x[:, 1:] += raw[:, 1:]
     x *= np.hamming(x.shape[1])
     # Only lags 0..p are needed: p + 1 direct products beat an FFT of every frame.
     length = x.shape[1]
@@ -293,21 +290,146 @@ def lpc_formants(
     stable &= np.all(np.isfinite(a), axis=1)
     a[~stable] = 0.0
     a[~stable, 0] = 1.0
-    companion = np.zeros((x.shape[0], p, p))
+    return a, stable
+
+
+def companion_roots(a: np.ndarray) -> np.ndarray:
+    """All roots of ``z^p A(z)`` for every row of ``a`` (n, p + 1): eigenvalues, (n, p) complex."""
+    n, p = a.shape[0], a.shape[1] - 1
+    companion = np.zeros((n, p, p))
     companion[:, 0, :] = -a[:, 1:]
     companion[:, np.arange(1, p), np.arange(p - 1)] = 1.0
-    roots = np.linalg.eigvals(companion)
+    return np.linalg.eigvals(companion)
+
+
+def envelope_peak_roots(
+    a: np.ndarray, *, sr: int, min_hz: float, max_hz: float, grid: int
+) -> np.ndarray:
+    """The roots of ``z^p A(z)`` that make the peaks of the LPC envelope ``1 / |A|``.
+
+    ``|A(e^jw)|^2`` is evaluated on ``grid`` points around the circle; every local minimum
+    between ``min_hz`` and ``max_hz`` (one bin of margin each side) seeds Newton's method at
+    radius 0.95 and the minimum's parabolic-interpolated angle. A seed gives its root when
+    Newton converges (step below 1e-7 within 12 steps) inside the unit circle and within 1.5
+    grid bins of the seed's angle, and the root is not the one its lower neighbour found.
+    Where several roots share a peak, or a root makes only a shoulder, the peak's root is found
+    and the others are not: formants are the envelope's peaks. Costs a small fraction of
+    :func:`companion_roots` (which finds all ``p`` roots with a dense eigen-solver).
+
+    Returns
+    -------
+    roots : np.ndarray [shape=(n, k), dtype=complex]
+        Upper-half-plane roots, lowest angle first, NaN-padded to the most any row has.
+    """
+    n, p = a.shape[0], a.shape[1] - 1
+    spectrum = scipy.fft.rfft(a, grid, axis=1)
+    power = spectrum.real**2 + spectrum.imag**2
+    bin_hz = sr / grid
+    lo = max(int(np.floor(min_hz / bin_hz)), 1)
+    hi = min(int(np.ceil(max_hz / bin_hz)), power.shape[1] - 2)
+    mid = power[:, lo : hi + 1]
+    dip = (mid < power[:, lo - 1 : hi]) & (mid <= power[:, lo + 1 : hi + 2])
+    rows, cols = np.nonzero(dip)  # row-major: each row's dips in frequency order
+    k = cols + lo
+    left = np.log(power[rows, k - 1])
+    centre = np.log(power[rows, k])
+    right = np.log(power[rows, k + 1])
+    curvature = left - 2.0 * centre + right
+    shift = np.where(curvature > 1e-12, 0.5 * (left - right) / np.maximum(curvature, 1e-12), 0.0)
+    seed_angle = (k + np.clip(shift, -0.5, 0.5)) * (2.0 * np.pi / grid)
+    z = 0.95 * np.exp(1j * seed_angle)
+    coeffs = np.ascontiguousarray(a[rows].T)  # (p + 1, m): Horner reads whole rows
+    converged = np.zeros(z.size, dtype=bool)
+    todo = np.arange(z.size)
+    z_todo, c_todo = z.copy(), coeffs
+    for _ in range(_NEWTON_MAX_STEPS):
+        value = np.ones_like(z_todo)  # Horner, in place: value = z^p A(z), slope = value'
+        slope = np.zeros_like(z_todo)
+        for j in range(1, p + 1):
+            slope *= z_todo
+            slope += value
+            value *= z_todo
+            value += c_todo[j]
+        slope[slope == 0] = 1.0
+        value /= slope  # the Newton step
+        z_todo -= value
+        z[todo] = z_todo
+        done = np.abs(value) < _NEWTON_TOL
+        converged[todo[done]] = True
+        if done.all():
+            break
+        todo, z_todo, c_todo = todo[~done], z_todo[~done], c_todo[:, ~done]
+    off_seed = np.abs(np.angle(z * np.exp(-1j * seed_angle)))
+    keep = converged & (np.abs(z) < 1.0) & (off_seed < 1.5 * 2.0 * np.pi / grid)
+    same_as_previous = np.zeros(z.size, dtype=bool)
+    same_as_previous[1:] = (rows[1:] == rows[:-1]) & (np.abs(z[1:] - z[:-1]) < 1e-6)
+    keep &= ~same_as_previous
+    rows, z = rows[keep], z[keep]
+    rank = np.arange(rows.size) - np.searchsorted(rows, rows)
+    width = int(rank.max()) + 1 if rank.size else 1
+    roots = np.full((n, width), np.nan, dtype=complex)
+    roots[rows, rank] = z
+    return roots
+
+
+def lpc_formants(
+    frames: np.ndarray,
+    *,
+    sr: int,
+    order: int,
+    preemphasis: float,
+    min_hz: float,
+    max_hz: float,
+    max_bandwidth_hz: float,
+    active: np.ndarray,
+    n_formants: int = 3,
+    root_finder: str = "companion",
+    envelope_grid: int = 256,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Formant frequencies and bandwidths (Hz) of every frame from LPC roots.
+
+    LPC by :func:`lpc_coefficients`; the roots by ``root_finder``: ``"companion"`` (every
+    root, :func:`companion_roots`) or ``"envelope-peaks"`` (the roots behind the envelope's
+    peaks, :func:`envelope_peak_roots` on ``envelope_grid`` points; several times faster). A
+    root with positive angle is a candidate when its frequency is in (``min_hz``, ``max_hz``)
+    and its bandwidth ``-sr/pi ln|z|`` is below ``max_bandwidth_hz``; the lowest
+    ``n_formants`` candidates are F1, F2, ... Frames that are not ``active`` (skipped: no work
+    is spent on them) or whose recursion becomes unstable give NaN.
+
+    Returns
+    -------
+    freqs, bandwidths : np.ndarray [shape=(n, n_formants)]
+    """
+    if root_finder not in ROOT_FINDERS:
+        raise FeatureParameterError(f"root_finder={root_finder!r}: expected one of {ROOT_FINDERS}")
+    n_frames = frames.shape[0]
+    freqs = np.full((n_frames, n_formants), np.nan)
+    bandwidths = np.full((n_frames, n_formants), np.nan)
+    rows_active = np.flatnonzero(active)
+    if rows_active.size == 0:
+        return freqs, bandwidths
+    a, stable = lpc_coefficients(frames[rows_active], order=order, preemphasis=preemphasis)
+    if root_finder == "companion":
+        roots = companion_roots(a)
+    else:
+        roots = envelope_peak_roots(a, sr=sr, min_hz=min_hz, max_hz=max_hz, grid=envelope_grid)
+    found = ~np.isnan(roots)
+    roots = np.where(found, roots, 0.0)
     freq = np.angle(roots) * sr / (2 * np.pi)
     bandwidth = -sr / np.pi * np.log(np.maximum(np.abs(roots), 1e-12))
     ok = (
-        (roots.imag > 0)
+        found
+        & (roots.imag > 0)
         & (freq > min_hz)
         & (freq < min(max_hz, sr / 2 - 50))
         & (bandwidth < max_bandwidth_hz)
         & stable[:, None]
     )
+    if ok.shape[1] < n_formants:  # fewer peaks than formants asked for: pad with "none"
+        pad = ((0, 0), (0, n_formants - ok.shape[1]))
+        ok, freq, bandwidth = np.pad(ok, pad), np.pad(freq, pad), np.pad(bandwidth, pad)
     order_idx = np.argsort(np.where(ok, freq, np.inf), axis=1)[:, :n_formants]
-    rows = np.arange(x.shape[0])[:, None]
+    rows = np.arange(a.shape[0])[:, None]
     picked = ok[rows, order_idx]
     freqs[rows_active] = np.where(picked, freq[rows, order_idx], np.nan)
     bandwidths[rows_active] = np.where(picked, bandwidth[rows, order_idx], np.nan)

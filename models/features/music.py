@@ -34,13 +34,19 @@ Choices the paper leaves open (each is part of :attr:`MusicFeatureSpec.version`)
   to its local minimum, parabolic interpolation. A frame is **voiced** when such a dip exists
   and the frame's RMS is above -60 dBFS. Statistics are over voiced frames; a segment without
   voiced frames gets zeros for all eight.
-- **Formants.** On the pitch frames. Pre-emphasis 0.9, Hamming window, LPC of order 14 by the autocorrelation
-  method (Levinson-Durbin, float64; frames whose recursion turns unstable give none), roots of the LPC polynomial with positive angle; a root is a formant
-  candidate when its frequency is between 90 Hz and 5 000 Hz and its bandwidth
+- **Formants.** On the pitch frames. Pre-emphasis 0.9, Hamming window, LPC of order 14 by the
+  autocorrelation method (Levinson-Durbin, float64; frames whose recursion turns unstable give
+  none). The candidates are the LPC roots behind the peaks of the LPC envelope: every local
+  maximum of ``1/|A|`` on a 256-point grid seeds Newton's method, which converges to the root
+  that makes the peak (a root that makes no peak of its own, e.g. one of two resonances merged
+  into one peak, is not a candidate; on 8 wesnoth tracks 96 % of frames get the same F1-F3,
+  within 1 Hz, as from all roots of the companion matrix, at 31 % of its cost). A root is a
+  formant candidate when its frequency is between 90 Hz and 5 000 Hz and its bandwidth
   ``-fs/pi ln|z|`` is below 400 Hz; F1-F3 are the three lowest candidates. Frames below
-  -60 dBFS give none. A segment with no F_k gets zeros for that formant's four values.
-  Order and pre-emphasis were chosen on source-filter vowels (/a/, /e/, /i/, /u/ at F0 100-130
-  Hz): largest F1-F3 error 8 % (mean 2.9 %), against 13 % (5 %) with the textbook 0.97 / 12.
+  -60 dBFS give none. A segment with no F_k gets zeros for that formant's four values. Order
+  and pre-emphasis were chosen on source-filter vowels (/a/, /e/, /i/, /u/ at F0 100, 115,
+  130 Hz): largest F1-F3 error 8.8 % (mean 1.3 %), against 14 % (2.0 %) with the textbook
+  0.97 / 12, the same for both root finders (``moodstream bench formants``).
 - **Band energy.** Per frame, the power-spectrum energy summed over the bins of each band;
   the segment value is ``10 log10(mean + 1e-10)`` (dB re full scale of the windowed frame).
 - **Rhythm.** Onset strength = half-wave rectified frame-to-frame increase of the log-mel
@@ -86,6 +92,7 @@ __all__ = [
     "DEFAULT_SPEC",
     "FEATURE_GROUPS",
     "N_FEATURES",
+    "group_columns",
     "segment_features",
     "mfcc_segment_features",
     "n_segments_for",
@@ -101,6 +108,19 @@ FEATURE_GROUPS: tuple[tuple[str, int], ...] = (
     ("rhythm", 6),
 )
 N_FEATURES = sum(width for _, width in FEATURE_GROUPS)
+
+
+def group_columns(name: str) -> slice:
+    """The columns of feature group ``name`` (e.g. ``"formant"`` -> ``slice(36, 48)``)."""
+    start = 0
+    for group, width in FEATURE_GROUPS:
+        if group == name:
+            return slice(start, start + width)
+        start += width
+    known = ", ".join(group for group, _ in FEATURE_GROUPS)
+    raise FeatureParameterError(f"no feature group {name!r}; the groups are {known}")
+
+
 #: Onset peaks are one frame wide; a 5-frame Hann smoothing lets beats whose period is not a
 #: whole number of frames line up in the autocorrelation (without it, 150 BPM reads as 75).
 _ONSET_SMOOTHING = np.hanning(7)[1:-1] / np.hanning(7)[1:-1].sum()
@@ -130,6 +150,8 @@ class MusicFeatureSpec:
     formant_min_hz: float = 90.0
     formant_max_hz: float = 5000.0
     formant_max_bandwidth_hz: float = 400.0
+    formant_root_finder: str = "envelope-peaks"
+    formant_grid: int = 256
     band_width_hz: float = 500.0
     n_bands: int = 8
     beat_min_s: float = 0.25
@@ -311,6 +333,8 @@ def segment_features(
             max_hz=spec.formant_max_hz,
             max_bandwidth_hz=spec.formant_max_bandwidth_hz,
             active=active,
+            root_finder=spec.formant_root_finder,
+            envelope_grid=spec.formant_grid,
         )
         return f0, freqs, bandwidths
 

@@ -28,6 +28,21 @@ def test_report_has_the_documented_keys(tmp_path) -> None:
     assert "x real time / core" in format_report(report)
 
 
+def test_formant_bench_compares_both_root_finders(tmp_path) -> None:
+    from benchmarks.formant_roots import format_report, run_formant_roots_bench
+    from models.datasets.vowels import vowel
+
+    path = tmp_path / "vowel.flac"
+    sf.write(path, vowel((730.0, 1090.0, 2440.0), (90.0, 110.0, 160.0), seconds=3.0), 22050)
+    report = run_formant_roots_bench([path], repeats=1, log=lambda _: None)
+    assert report["files"] == 1 and report["frames"] > 50
+    assert report["frames_same_f1_f3"] > 0.9  # a clean vowel: three separated envelope peaks
+    for name in ("companion", "envelope-peaks"):
+        assert report[name]["seconds_per_10k_frames"] > 0
+        assert 0 <= report[name]["vowel_mean_error"] <= report[name]["vowel_max_error"] < 0.10
+    assert "envelope-peaks" in format_report(report)
+
+
 def test_music_bench_reports_latency_throughput_and_a_single_trace() -> None:
     from benchmarks.music_model import format_report, run_music_bench
 

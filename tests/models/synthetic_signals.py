@@ -9,6 +9,17 @@ import numpy as np
 import scipy.signal
 import soundfile as sf
 
+from models.datasets.vowels import vowel
+
+__all__ = [
+    "harmonic_tone",
+    "vowel",
+    "click_track",
+    "band_noise",
+    "encode",
+    "encode_with_ffmpeg",
+]
+
 
 def harmonic_tone(
     f0: float, *, sr: int = 22050, seconds: float = 6.0, n_harmonics: int = 6, seed: int = 0
@@ -18,27 +29,6 @@ def harmonic_tone(
     y = sum(np.sin(2 * np.pi * k * f0 * t) / k for k in range(1, n_harmonics + 1))
     y = 0.3 * y / np.max(np.abs(y))
     return (y + 0.001 * np.random.default_rng(seed).standard_normal(t.size)).astype(np.float32)
-
-
-def vowel(
-    formants: tuple[float, ...],
-    bandwidths: tuple[float, ...],
-    *,
-    f0: float = 110.0,
-    sr: int = 22050,
-    seconds: float = 6.0,
-) -> np.ndarray:
-    """A source-filter vowel: a glottal impulse train through two-pole resonators at ``formants``."""
-    n = int(sr * seconds)
-    source = np.zeros(n)
-    source[:: int(round(sr / f0))] = 1.0
-    y = source
-    for f, bw in zip(formants, bandwidths, strict=True):
-        r = np.exp(-np.pi * bw / sr)
-        theta = 2 * np.pi * f / sr
-        y = scipy.signal.lfilter([1.0 - r], [1.0, -2 * r * np.cos(theta), r * r], y)
-    y = scipy.signal.lfilter([1.0], [1.0, -0.9], y)  # glottal/lip spectral tilt
-    return (0.5 * y / np.max(np.abs(y))).astype(np.float32)
 
 
 def click_track(bpm: float, *, sr: int = 22050, seconds: float = 12.0) -> np.ndarray:

@@ -11,6 +11,7 @@ from models.features.music import (
     DEFAULT_SPEC,
     FEATURE_GROUPS,
     MusicFeatureSpec,
+    group_columns,
     mfcc_segment_features,
     n_segments_for,
     segment_features,
@@ -35,6 +36,15 @@ def test_layout_is_62_columns_in_paper_order() -> None:
     ]
     features = segment_features(y=harmonic_tone(220.0), sr=SR)
     assert features.shape == (2, 62) and features.dtype == np.float32
+
+
+def test_group_columns_name_the_paper_layout() -> None:
+    assert group_columns("mfcc") == slice(0, 14)
+    assert group_columns("pitch") == PITCH
+    assert group_columns("formant") == FORMANT
+    assert group_columns("rhythm") == RHYTHM
+    with pytest.raises(FeatureParameterError, match="no feature group 'tempo'"):
+        group_columns("tempo")
 
 
 @pytest.mark.parametrize("f0", [82.4, 110.0, 220.0, 261.6, 440.0, 880.0])
