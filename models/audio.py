@@ -6,9 +6,10 @@ Two decoders, each where it is fastest:
 - **libsndfile** (``soundfile``) for WAV, FLAC and AIFF: it opens a short clip in ~0.1 ms, where
   FFmpeg needs ~2.5 ms, and voice clips arrive as WAV.
 - **FFmpeg** (PyAV) for everything else: OGG Vorbis/Opus, MP3, M4A/AAC, ... (the first audio
-  stream of anything FFmpeg reads). Its Vorbis decoder runs at ~1 500x real time on one core,
-  libsndfile's libvorbis at ~650x, and decoding is most of the cost of a track's features. A WAV
-  that libsndfile cannot read (an unusual codec inside) is handed to FFmpeg too.
+  stream of anything FFmpeg reads). Its Vorbis decoder is about twice as fast as libsndfile's
+  libvorbis, and decoding is a large part of the cost of a track's features. Codec frames are
+  joined in FFmpeg's FIFO before numpy sees them. A WAV that libsndfile cannot read (an unusual
+  codec inside) is handed to FFmpeg too.
 
 Resampling uses soxr (high quality). Every failure is an :class:`AudioDecodeError` whose message
 says what was wrong with the input.
@@ -152,7 +153,7 @@ def _decode_with_libsndfile(
 
 
 def _frame_to_mono(frame: av.AudioFrame) -> np.ndarray:
-    """One decoded FFmpeg frame -> mono float32 (channel mean), read straight off its planes."""
+    """Decoded FFmpeg samples -> mono float32 (channel mean), read straight off the planes."""
     fmt = frame.format
     dtype, scale, offset = _SAMPLE_FORMATS[fmt.name.removesuffix("p")]
     n = frame.samples
@@ -188,12 +189,28 @@ def _decode_with_ffmpeg(
             raise AudioTooLongError(
                 f"{what} is {seconds:.1f} s long; the limit is {max_duration_s:g} s"
             )
-        native_sr = stream.codec_context.sample_rate or 0
-        out = _MonoAssembler(native_sr, sr, max_duration_s, what)
+        out: _MonoAssembler | None = None  # made at the first frame: its rate is the truth
+        # Codec frames are short (a few hundred samples for Vorbis): FFmpeg's FIFO joins them in
+        # C, and numpy sees ~1.5 s blocks. Converting frame by frame in Python cost as much as
+        # decoding. The FIFO refuses a frame whose format, layout or rate differs from the first.
+        fifo = av.AudioFifo()
         for frame in container.decode(stream):
-            if frame.sample_rate != native_sr:
-                raise AudioDecodeError(f"{what} changes its sample rate mid-stream")
-            out.add(_frame_to_mono(frame))
+            frame.pts = None  # the FIFO would refuse timestamp gaps; samples are what count
+            try:
+                fifo.write(frame)
+            except ValueError as exc:
+                raise AudioDecodeError(
+                    f"{what} changes its sample format, channels or rate mid-stream"
+                ) from exc
+            if out is None:
+                out = _MonoAssembler(frame.sample_rate, sr, max_duration_s, what)
+            if fifo.samples >= _BLOCK_SAMPLES:
+                out.add(_frame_to_mono(fifo.read(_BLOCK_SAMPLES)))
+        if out is None:
+            raise AudioDecodeError(f"{what} decodes to 0 samples: no usable audio")
+        rest = fifo.read()
+        if rest is not None:
+            out.add(_frame_to_mono(rest))
         return out.finish()
 
 

@@ -138,6 +138,20 @@ def test_truncated_ogg_decodes_the_part_that_arrived() -> None:
     assert _dominant_hz(out, 22050) == pytest.approx(440.0, abs=3.0)
 
 
+def test_chained_ogg_decodes_every_link() -> None:
+    link = encode(harmonic_tone(440.0, sr=22050, seconds=2.0), 22050, "OGG", "VORBIS")
+    out = load_audio(link + link, sr=22050)  # many short codec frames, joined in blocks
+    assert out.size == pytest.approx(4 * 22050, abs=1024)
+    assert _dominant_hz(out, 22050) == pytest.approx(440.0, abs=3.0)
+
+
+def test_chained_ogg_that_changes_rate_is_a_decode_error() -> None:
+    first = encode(harmonic_tone(440.0, sr=22050, seconds=2.0), 22050, "OGG", "VORBIS")
+    second = encode(harmonic_tone(440.0, sr=44100, seconds=2.0), 44100, "OGG", "VORBIS")
+    with pytest.raises(AudioDecodeError, match="cannot decode"):
+        load_audio(first + second, sr=22050)
+
+
 @pytest.mark.parametrize(
     "sample_format, values",
     [
