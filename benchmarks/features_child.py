@@ -69,6 +69,7 @@ def main(argv: list[str]) -> None:
     cpu = 0.0
     decode_cpu = 0.0
     matrices = {}
+    per_file = {}
     audio_s = 0.0
     for path in files:
         audio_s += sf.info(path).duration
@@ -76,8 +77,13 @@ def main(argv: list[str]) -> None:
         signal = decode(path)
         decoded = time.process_time()
         features = features_of(signal)
-        cpu += time.process_time() - start
+        done = time.process_time()
+        cpu += done - start
         decode_cpu += decoded - start
+        per_file[Path(path).name] = {
+            "cpu_seconds": done - start,
+            "decode_cpu_seconds": decoded - start,
+        }
         matrices[Path(path).name] = features
         del signal
     summary = {
@@ -92,6 +98,7 @@ def main(argv: list[str]) -> None:
             else None
         ),
         "peak_rss_mb": _rss_mb("VmHWM") - baseline,
+        "per_file": per_file,
     }
     Path(out).write_text(json.dumps(summary))
     if impl != "opensmile_egemaps":

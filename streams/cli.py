@@ -487,8 +487,15 @@ def bench() -> None:
     type=click.Choice(["moodstream", "librosa_reference", "opensmile_egemaps"]),
     help="Run only these implementations (default: all three).",
 )
+@click.option(
+    "--rounds",
+    type=click.IntRange(min=1),
+    default=2,
+    show_default=True,
+    help="Runs of each implementation; each file counts with its cheapest run.",
+)
 def bench_features(
-    directory: str | None, limit: int | None, as_json: bool, only: tuple[str, ...]
+    directory: str | None, limit: int | None, as_json: bool, only: tuple[str, ...], rounds: int
 ) -> None:
     """Real-time factor per core, peak memory and agreement of the music feature extractors."""
     import json
@@ -501,6 +508,7 @@ def bench_features(
         Path(directory) if directory else None,
         limit=limit,
         implementations=only or IMPLEMENTATIONS,
+        rounds=rounds,
         log=log,
     )
     click.echo(json.dumps(report) if as_json else format_report(report))

@@ -160,7 +160,12 @@ def deltas(x: np.ndarray, width: int) -> np.ndarray:
 def power_spectrum(frames: np.ndarray, window: np.ndarray, n_fft: int | None = None) -> np.ndarray:
     """|rfft(frames * window)|^2 as float32, shape (n_frames, n_fft // 2 + 1)."""
     spectrum = scipy.fft.rfft(frames * window, n=n_fft, axis=1)
-    return (spectrum.real**2 + spectrum.imag**2).astype(np.float32)
+    if spectrum.dtype != np.complex64:
+        return (spectrum.real**2 + spectrum.imag**2).astype(np.float32)
+    # float32 input: square the (re, im) pairs in place and add them, no temporaries.
+    pairs = spectrum.view(np.float32).reshape(*spectrum.shape, 2)
+    np.square(pairs, out=pairs)
+    return np.add(pairs[..., 0], pairs[..., 1])
 
 
 def frame_rms_dbfs(frames: np.ndarray) -> np.ndarray:
@@ -209,11 +214,16 @@ def yin_f0(
     n_fft = scipy.fft.next_fast_len(length, real=True)
     head = scipy.fft.rfft(x[:, :window], n_fft)
     cross = scipy.fft.irfft(np.conj(head) * scipy.fft.rfft(x, n_fft), n_fft)[:, : max_lag + 1]
-    energy = np.cumsum(np.square(x), axis=1, dtype=np.float32)
-    energy = np.concatenate([np.zeros((x.shape[0], 1), np.float32), energy], axis=1)
-    # d(tau) = e(0..W) + e(tau..tau+W) - 2 r(tau), via slices of the cumulative energy.
-    diff = energy[:, window : window + max_lag + 1] - energy[:, : max_lag + 1]
-    diff += energy[:, [window]]
+    # d(tau) = e(0..W) + e(tau..tau+W) - 2 r(tau). The sliding energy e(tau..tau+W) starts at
+    # e(0..W) and changes by x[tau+W-1]^2 - x[tau-1]^2 per lag: a cumulative sum over the
+    # max_lag lags instead of over all L samples.
+    square = np.square(x)
+    head_energy = square[:, :window].sum(axis=1, keepdims=True)
+    diff = np.empty((x.shape[0], max_lag + 1), np.float32)
+    diff[:, :1] = head_energy
+    np.subtract(square[:, window : window + max_lag], square[:, :max_lag], out=diff[:, 1:])
+    np.cumsum(diff, axis=1, out=diff)
+    diff += head_energy
     diff -= 2.0 * cross
     np.maximum(diff, 0.0, out=diff)
     taus = np.arange(max_lag + 1, dtype=np.float32)

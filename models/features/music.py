@@ -238,7 +238,8 @@ def _prepare(y: np.ndarray, sr: int, spec: MusicFeatureSpec) -> np.ndarray:
             f"decode with load_audio(..., sr={spec.sr})"
         )
     y = validate_audio(y)
-    return np.clip(y - y.mean(), -1.0, 1.0).astype(np.float32)
+    centred = y - y.mean(dtype=np.float64).astype(np.float32)  # the caller's y is not touched
+    return np.clip(centred, -1.0, 1.0, out=centred)
 
 
 @dataclass(frozen=True)
