@@ -28,9 +28,8 @@ from models.features.dsp import (
     frame_rms_dbfs,
     frame_signal,
     lpc_coefficients,
-    lpc_formants,
 )
-from models.features.music import DEFAULT_SPEC, group_columns, segment_features
+from models.features.music import DEFAULT_SPEC, frame_formants, group_columns, segment_features
 
 __all__ = ["run_formant_roots_bench", "format_report"]
 
@@ -56,19 +55,8 @@ def _analysed_frames(path: Path) -> np.ndarray:
 
 
 def _formants(frames: np.ndarray, root_finder: str) -> np.ndarray:
-    spec = DEFAULT_SPEC
-    freqs, _ = lpc_formants(
-        frames,
-        sr=spec.low_sr,
-        order=spec.lpc_order,
-        preemphasis=spec.preemphasis,
-        min_hz=spec.formant_min_hz,
-        max_hz=spec.formant_max_hz,
-        max_bandwidth_hz=spec.formant_max_bandwidth_hz,
-        active=np.ones(frames.shape[0], dtype=bool),
-        root_finder=root_finder,
-        envelope_grid=spec.formant_grid,
-    )
+    spec = dataclasses.replace(DEFAULT_SPEC, formant_root_finder=root_finder)
+    freqs, _ = frame_formants(frames, np.ones(frames.shape[0], dtype=bool), spec=spec)
     return freqs
 
 

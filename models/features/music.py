@@ -93,6 +93,7 @@ __all__ = [
     "FEATURE_GROUPS",
     "N_FEATURES",
     "group_columns",
+    "frame_formants",
     "segment_features",
     "mfcc_segment_features",
     "n_segments_for",
@@ -277,6 +278,28 @@ def _mfcc_columns(log_mel: np.ndarray, index: np.ndarray, spec: MusicFeatureSpec
     return nan_stats_mean(gather(frame_values, index))
 
 
+def frame_formants(
+    frames: np.ndarray, active: np.ndarray, *, spec: MusicFeatureSpec = DEFAULT_SPEC
+) -> tuple[np.ndarray, np.ndarray]:
+    """F1-F3 and their bandwidths (Hz, NaN where none) of ``spec.low_sr`` analysis frames.
+
+    What :func:`segment_features` computes per frame before the segment statistics; frames
+    that are not ``active`` are skipped.
+    """
+    return lpc_formants(
+        frames,
+        sr=spec.low_sr,
+        order=spec.lpc_order,
+        preemphasis=spec.preemphasis,
+        min_hz=spec.formant_min_hz,
+        max_hz=spec.formant_max_hz,
+        max_bandwidth_hz=spec.formant_max_bandwidth_hz,
+        active=active,
+        root_finder=spec.formant_root_finder,
+        envelope_grid=spec.formant_grid,
+    )
+
+
 def segment_features(
     *, y: np.ndarray, sr: int, spec: MusicFeatureSpec = DEFAULT_SPEC
 ) -> np.ndarray:
@@ -325,18 +348,7 @@ def segment_features(
             threshold=spec.yin_threshold,
             active=active,
         )
-        freqs, bandwidths = lpc_formants(
-            frames,
-            sr=spec.low_sr,
-            order=spec.lpc_order,
-            preemphasis=spec.preemphasis,
-            min_hz=spec.formant_min_hz,
-            max_hz=spec.formant_max_hz,
-            max_bandwidth_hz=spec.formant_max_bandwidth_hz,
-            active=active,
-            root_finder=spec.formant_root_finder,
-            envelope_grid=spec.formant_grid,
-        )
+        freqs, bandwidths = frame_formants(frames, active, spec=spec)
         return f0, freqs, bandwidths
 
     f0, freqs, bandwidths = blockwise(pitch_and_formants, low_frames, active)

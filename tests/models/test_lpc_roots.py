@@ -16,6 +16,8 @@ from models.features.dsp import (
 )
 
 SR = 11025
+#: The music features' LPC settings at the 11 025 Hz analysis rate.
+LPC = dict(sr=SR, order=14, preemphasis=0.9, min_hz=90.0, max_hz=5000.0, max_bandwidth_hz=400.0)
 
 
 def _polynomial(poles_hz: list[tuple[float, float]]) -> np.ndarray:
@@ -55,17 +57,8 @@ def test_both_finders_agree_on_source_filter_vowels() -> None:
     y = vowel((730.0, 1090.0, 2440.0), (90.0, 110.0, 160.0), sr=SR, seconds=2.0)
     frames = frame_signal(y, 512, 512)
     active = np.ones(frames.shape[0], dtype=bool)
-    kwargs = dict(
-        sr=SR,
-        order=14,
-        preemphasis=0.9,
-        min_hz=90.0,
-        max_hz=5000.0,
-        max_bandwidth_hz=400.0,
-        active=active,
-    )
-    exact, exact_bw = lpc_formants(frames, root_finder="companion", **kwargs)
-    fast, fast_bw = lpc_formants(frames, root_finder="envelope-peaks", **kwargs)
+    exact, exact_bw = lpc_formants(frames, active=active, root_finder="companion", **LPC)
+    fast, fast_bw = lpc_formants(frames, active=active, root_finder="envelope-peaks", **LPC)
     assert not np.isnan(exact).all()
     np.testing.assert_allclose(fast, exact, atol=1e-3)
     np.testing.assert_allclose(fast_bw, exact_bw, atol=1e-3)
@@ -78,15 +71,7 @@ def test_silent_and_unstable_frames_give_no_roots() -> None:
     roots = envelope_peak_roots(a, sr=SR, min_hz=90.0, max_hz=5000.0, grid=256)
     assert np.isnan(roots).all()
     freqs, bandwidths = lpc_formants(
-        frames,
-        sr=SR,
-        order=14,
-        preemphasis=0.9,
-        min_hz=90.0,
-        max_hz=5000.0,
-        max_bandwidth_hz=400.0,
-        active=np.ones(3, dtype=bool),
-        root_finder="envelope-peaks",
+        frames, active=np.ones(3, dtype=bool), root_finder="envelope-peaks", **LPC
     )
     assert freqs.shape == bandwidths.shape == (3, 3)
     assert np.isnan(freqs).all() and np.isnan(bandwidths).all()
@@ -96,12 +81,7 @@ def test_unknown_root_finder_is_refused() -> None:
     with pytest.raises(FeatureParameterError, match="root_finder='magic'"):
         lpc_formants(
             np.zeros((1, 512), dtype=np.float32),
-            sr=SR,
-            order=14,
-            preemphasis=0.9,
-            min_hz=90.0,
-            max_hz=5000.0,
-            max_bandwidth_hz=400.0,
             active=np.ones(1, dtype=bool),
             root_finder="magic",
+            **LPC,
         )
