@@ -46,7 +46,8 @@ SAME_HZ = 1.0
 
 
 def _analysed_frames(path: Path) -> np.ndarray:
-    """The active 11 025 Hz frames :func:`segment_features` runs LPC on, for one track."""
+    """One track's 11 025 Hz frames above the silence threshold, framed as
+    :func:`segment_features` frames them for LPC (its DC removal aside)."""
     spec = DEFAULT_SPEC
     y = load_audio(path, sr=spec.sr)
     low = soxr.resample(y, spec.sr, spec.low_sr, quality="MQ").astype(np.float32)
