@@ -95,9 +95,20 @@ class _MonoAssembler:
     53 MB here instead of the 212 MB of decoding it first.
     """
 
-    def __init__(self, native_sr: int, sr: int, max_duration_s: float | None, what: str) -> None:
+    def __init__(
+        self,
+        native_sr: int,
+        sr: int,
+        max_duration_s: float | None,
+        what: str,
+        min_sample_rate: int = 1,
+    ) -> None:
         if native_sr <= 0:
             raise AudioDecodeError(f"{what} does not say its sample rate")
+        if native_sr < min_sample_rate:
+            raise AudioDecodeError(
+                f"{what} is sampled at {native_sr} Hz; at least {min_sample_rate} Hz is needed"
+            )
         self._resampler = (
             soxr.ResampleStream(native_sr, sr, 1, dtype="float32", quality="HQ")
             if native_sr != sr
@@ -139,14 +150,14 @@ class _MonoAssembler:
 
 
 def _decode_with_libsndfile(
-    handle: object, sr: int, max_duration_s: float | None, what: str
+    handle: object, sr: int, max_duration_s: float | None, what: str, min_sample_rate: int
 ) -> np.ndarray:
     with sf.SoundFile(handle) as f:
+        out = _MonoAssembler(f.samplerate, sr, max_duration_s, what, min_sample_rate)
         if max_duration_s is not None and f.frames > 0 and f.frames / f.samplerate > max_duration_s:
             raise AudioTooLongError(
                 f"{what} is {f.frames / f.samplerate:.1f} s long; the limit is {max_duration_s:g} s"
             )
-        out = _MonoAssembler(f.samplerate, sr, max_duration_s, what)
         for block in f.blocks(blocksize=_BLOCK_SAMPLES, dtype="float32", always_2d=True):
             out.add(_downmix(block))
         return out.finish()
@@ -175,7 +186,7 @@ def _frame_to_mono(frame: av.AudioFrame) -> np.ndarray:
 
 
 def _decode_with_ffmpeg(
-    handle: object, sr: int, max_duration_s: float | None, what: str
+    handle: object, sr: int, max_duration_s: float | None, what: str, min_sample_rate: int
 ) -> np.ndarray:
     with av.open(handle, mode="r") as container:
         if not container.streams.audio:
@@ -203,7 +214,7 @@ def _decode_with_ffmpeg(
                     f"{what} changes its sample format, channels or rate mid-stream"
                 ) from exc
             if out is None:
-                out = _MonoAssembler(frame.sample_rate, sr, max_duration_s, what)
+                out = _MonoAssembler(frame.sample_rate, sr, max_duration_s, what, min_sample_rate)
             if fifo.samples >= _BLOCK_SAMPLES:
                 out.add(_frame_to_mono(fifo.read(_BLOCK_SAMPLES)))
         if out is None:
@@ -219,6 +230,7 @@ def load_audio(
     *,
     sr: int,
     max_duration_s: float | None = None,
+    min_sample_rate: int = 1,
 ) -> np.ndarray:
     """Decode ``source`` (a path or encoded bytes) to mono float32 at ``sr`` Hz.
 
@@ -232,6 +244,8 @@ def load_audio(
     max_duration_s : float, optional
         Refuse audio longer than this many seconds (checked from the header before decoding,
         and again while decoding, for headers that do not say or that lie).
+    min_sample_rate : int
+        Refuse audio whose own sample rate (Hz) is below this: a 1 Hz "clip" is not audio.
 
     Returns
     -------
@@ -265,11 +279,13 @@ def load_audio(
         y = None
         if magic in _LIBSNDFILE_MAGIC:
             try:
-                y = _decode_with_libsndfile(fresh_handle(), sr, max_duration_s, what)
+                y = _decode_with_libsndfile(
+                    fresh_handle(), sr, max_duration_s, what, min_sample_rate
+                )
             except sf.LibsndfileError as exc:
                 logger.debug("libsndfile cannot read %s (%s); trying FFmpeg", what, exc)
         if y is None:
-            y = _decode_with_ffmpeg(fresh_handle(), sr, max_duration_s, what)
+            y = _decode_with_ffmpeg(fresh_handle(), sr, max_duration_s, what, min_sample_rate)
     except AudioDecodeError:
         raise
     except (av.FFmpegError, KeyError, RuntimeError, ValueError, TypeError, OSError) as exc:

@@ -7,6 +7,7 @@ __all__ = [
     "AudioDecodeError",
     "AudioTooLongError",
     "AudioTooShortError",
+    "AudioTooLargeError",
     "FeatureParameterError",
     "DatasetError",
     "RegistryError",
@@ -49,3 +50,7 @@ class FeatureSpecMismatchError(RegistryError):
 
 class AudioTooShortError(AudioDecodeError):
     """A clip is shorter than the shortest the path accepts."""
+
+
+class AudioTooLargeError(AudioDecodeError):
+    """Encoded audio is more bytes than the path accepts (checked before decoding)."""

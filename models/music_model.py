@@ -15,6 +15,7 @@ import keras
 import numpy as np
 
 from models.layers import AttentionPooling, Standardize
+from schemas.emotions import EMOTIONS
 
 __all__ = [
     "EMOTIONS",
@@ -26,8 +27,6 @@ __all__ = [
     "build_music_model",
 ]
 
-#: Class order of every emotion output in moodstream.
-EMOTIONS: tuple[str, ...] = ("sad", "happy", "angry", "calm")
 
 FeatureSet = Literal["music62", "mfcc"]
 Loss = Literal["mse", "categorical_crossentropy"]

@@ -1,7 +1,10 @@
 """Voice emotion: datasets of clip inputs, training, cross-validation and the serving classifier.
 
-Serving (:class:`VoiceEmotionClassifier`) accepts clips of 0.5 s to 30 s, any sample rate, mono
-or stereo (decoded and resampled to 16 kHz). Before any emotion is read, the speech rule of
+Serving (:class:`VoiceEmotionClassifier`) accepts clips of 0.5 s to 30 s and at most 10 MiB,
+sampled at 8 kHz or more, mono or stereo (decoded and resampled to 16 kHz): the one clip gate,
+:func:`decode_voice_clip`, that the HTTP API and the Kafka path both apply, so that they accept
+and refuse exactly the same clips with the same reasons. Before any emotion is read, the speech
+rule of
 :func:`models.features.voice.speech_activity` runs: a clip without speech (silence, steady noise)
 gets an explicit "no speech" answer, never a confident emotion.
 """
@@ -18,7 +21,13 @@ from pathlib import Path
 import numpy as np
 
 from models.audio import load_audio
-from models.exceptions import AudioDecodeError, AudioTooShortError, DatasetError
+from models.exceptions import (
+    AudioDecodeError,
+    AudioTooLargeError,
+    AudioTooLongError,
+    AudioTooShortError,
+    DatasetError,
+)
 from models.feature_cache import file_sha256
 from models.features.voice import DEFAULT_VOICE_SPEC, analyse_clip, voice_inputs
 from models.music_model import EMOTIONS
@@ -27,6 +36,9 @@ from models.voice_model import VoiceModelConfig, build_voice_model
 __all__ = [
     "MIN_CLIP_S",
     "MAX_CLIP_S",
+    "MAX_CLIP_BYTES",
+    "MIN_CLIP_SAMPLE_RATE",
+    "decode_voice_clip",
     "VoiceSample",
     "VoiceFeatureCache",
     "pad_voice_batch",
@@ -39,6 +51,43 @@ logger = logging.getLogger(__name__)
 
 MIN_CLIP_S = 0.5
 MAX_CLIP_S = 30.0
+#: Largest encoded clip accepted (bytes), inline on Kafka, by object key or over HTTP.
+MAX_CLIP_BYTES = 10 * 1024 * 1024
+#: Lowest sample rate (Hz) of a clip's own audio: telephone speech is 8 kHz.
+MIN_CLIP_SAMPLE_RATE = 8000
+
+
+def decode_voice_clip(audio: bytes | bytearray | memoryview | str | Path) -> np.ndarray:
+    """The clip gate: decode one encoded voice clip to mono float32 at 16 kHz, or refuse it.
+
+    Every path a clip comes in on (HTTP, inline on Kafka, by object key) calls this, so every
+    path accepts and refuses the same clips with the same messages.
+
+    Returns
+    -------
+    y : np.ndarray [shape=(n,), dtype=float32]
+        At least ``MIN_CLIP_S`` and at most ``MAX_CLIP_S`` seconds at 16 kHz, finite.
+
+    Raises
+    ------
+    AudioTooLargeError
+        More than ``MAX_CLIP_BYTES`` encoded bytes (checked before decoding).
+    AudioTooLongError / AudioTooShortError
+        Outside ``MIN_CLIP_S`` .. ``MAX_CLIP_S``.
+    AudioDecodeError
+        Empty, corrupt, undecodable, NaN/inf samples, or sampled below 8 kHz.
+    """
+    if isinstance(audio, bytes | bytearray | memoryview) and len(audio) > MAX_CLIP_BYTES:
+        raise AudioTooLargeError(
+            f"the clip is {len(audio) / 2**20:.1f} MiB; the limit is {MAX_CLIP_BYTES // 2**20} MiB"
+        )
+    rate = DEFAULT_VOICE_SPEC.sr
+    y = load_audio(audio, sr=rate, max_duration_s=MAX_CLIP_S, min_sample_rate=MIN_CLIP_SAMPLE_RATE)
+    if y.size < MIN_CLIP_S * rate:
+        raise AudioTooShortError(
+            f"the clip is {y.size / rate:.2f} s long; at least {MIN_CLIP_S} s of audio is needed"
+        )
+    return y
 
 
 @dataclass(frozen=True)
@@ -212,9 +261,8 @@ class VoiceEmotionClassifier:
         Raises
         ------
         AudioDecodeError
-            Empty, corrupt or undecodable audio.
-        AudioTooLongError / AudioTooShortError
-            Outside 0.5-30 s.
+            Refused by the clip gate (:func:`decode_voice_clip`): empty, corrupt, too large,
+            sampled below 8 kHz, or outside 0.5-30 s.
         """
         rate = DEFAULT_VOICE_SPEC.sr
         if isinstance(audio, np.ndarray):
@@ -228,18 +276,17 @@ class VoiceEmotionClassifier:
             if sr != rate:
                 y = soxr.resample(y, sr, rate).astype(np.float32)
             if y.size / rate > MAX_CLIP_S:
-                from models.exceptions import AudioTooLongError
-
                 raise AudioTooLongError(
                     f"the clip is {y.size / rate:.1f} s long; the limit is {MAX_CLIP_S:.0f} s"
                 )
+            if y.size / rate < MIN_CLIP_S:
+                raise AudioTooShortError(
+                    f"the clip is {y.size / rate:.2f} s long; at least {MIN_CLIP_S} s of audio "
+                    "is needed"
+                )
         else:
-            y = load_audio(audio, sr=rate, max_duration_s=MAX_CLIP_S)
+            y = decode_voice_clip(audio)
         duration = y.size / rate
-        if duration < MIN_CLIP_S:
-            raise AudioTooShortError(
-                f"the clip is {duration:.2f} s long; at least {MIN_CLIP_S} s of audio is needed"
-            )
         activity, inputs = analyse_clip(y=y, sr=rate)
         if inputs is None:
             return VoiceAnswer(False, None, {}, activity.voiced_s, duration)

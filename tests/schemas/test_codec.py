@@ -179,3 +179,13 @@ def test_project_schema_evolves_with_store_registration() -> None:
         decoded["bpm"] is None
         and decoded["track_id"] == SAMPLE_EVENTS["TrackDiscovered"]["track_id"]
     )
+
+
+def test_the_emotion_constant_matches_the_avro_enum() -> None:
+    import json
+
+    from schemas.codec import AVRO_DIR
+    from schemas.emotions import EMOTIONS
+
+    enum = json.loads((AVRO_DIR / "io.moodstream.Emotion.avsc").read_text())
+    assert tuple(enum["symbols"]) == EMOTIONS
