@@ -1,8 +1,12 @@
 """The stream agents: thin coroutines that decode, call a pure function, update tables, emit.
 
-Read an event's path top to bottom: topic -> agent -> table -> output topic. Every agent decodes
-inside ``try`` and hands failures to the one :class:`~streams.deadletter.DeadLetterPolicy`; CPU
-work (decoding, features, inference) runs in threads, never on the event loop.
+Read an event's path top to bottom: topic -> agent -> table -> output topic. Every agent is one
+:func:`_each_event` loop around a handler of its own: the loop counts the event, times it, and
+hands any failure of the handler (a bad event, bad audio, a refused pick, a table value over its
+bound, a store error) to the one :class:`~streams.deadletter.DeadLetterPolicy`, then goes on with
+the next event. CPU work (audio, features, inference) runs in threads, never on the event loop;
+events are size-checked before they are decoded (a feedback event over 64 KiB is refused
+undecoded: decoding megabytes holds the interpreter, thread or not).
 
 Ingest::
 
@@ -16,7 +20,9 @@ Recommendation::
 
 Every agent is idempotent: it skips an event whose id its table has already handled, and its
 outputs are keyed by those ids and computed deterministically, so a replayed event produces no
-new state and, at most, the identical output again (consumers drop it by id).
+new state and, at most, the identical output again (consumers drop it by id). Outputs are sent
+before the table write that records them (a crash in between re-sends, never loses), and every
+table value is size-checked before the send.
 """
 
 from __future__ import annotations
@@ -24,25 +30,48 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 
 import faust
 
+from models.features.voice import DEFAULT_VOICE_SPEC
+from models.voice import MAX_CLIP_BYTES, decode_voice_clip
 from schemas.codec import codec_for
-from schemas.exceptions import SerializationError
 from streams import metrics
 from streams.deadletter import DeadLetterPolicy
+from streams.events import check_clip_event, check_feedback_event
+from streams.limits import MAX_FEEDBACK_EVENT_BYTES, check_event_size
 from streams.model_hub import ModelHub
 from streams.pipeline_io import PipelineStore
 from streams.recommendation import already_handled, apply_feedback, recommend
 from streams.registration import registration_for
-from streams.tables import Tables
+from streams.tables import Tables, check_bounded, put_bounded
 from streams.topics import Topics
 
 __all__ = ["define_agents"]
 
 logger = logging.getLogger(__name__)
 
-_EMOTIONS = ("sad", "happy", "angry", "calm")
+
+async def _each_event(
+    stream: faust.StreamT,
+    *,
+    source: str,
+    service: str,
+    handle: Callable[[faust.EventT], Awaitable[None]],
+    dead_letters: DeadLetterPolicy,
+) -> None:
+    """The loop every agent runs: count, time, handle; a failing event becomes a dead letter."""
+    async for event in stream.events():
+        metrics.EVENTS_IN.labels(topic=source).inc()
+        started = time.perf_counter()
+        try:
+            await handle(event)
+        except Exception as exc:  # noqa: BLE001  (any failure of one event: dead letter, go on)
+            metrics.DEAD_LETTERS.labels(kind=type(exc).__name__).inc()
+            await dead_letters.send(event.message, exc, service=service)
+            continue
+        metrics.LATENCY.labels(agent=service).observe(time.perf_counter() - started)
 
 
 def define_agents(
@@ -62,216 +91,212 @@ def define_agents(
     user_feedback = codec_for("UserFeedback")
     theme_lock = asyncio.Lock()
 
-    async def dead(event, exc: BaseException, service: str) -> None:
-        metrics.DEAD_LETTERS.labels(kind=type(exc).__name__).inc()
-        await dead_letters.send(event.message, exc, service=service)
+    def loop(stream: faust.StreamT, source: str, service: str, handle) -> Awaitable[None]:
+        return _each_event(
+            stream, source=source, service=service, handle=handle, dead_letters=dead_letters
+        )
+
+    async def register(event: faust.EventT) -> None:
+        record = track_discovered.decode(event.value)
+        track_id = record["track_id"]
+        entry = registration_for(tables.tracks.get(track_id), record)
+        if entry is None:
+            logger.debug("track %s already registered; skipped", track_id)
+            return
+        check_bounded(tables.tracks, track_id, entry)
+        # Emit before recording: a crash in between re-emits (deduped downstream by track id)
+        # rather than recording a track that was never forwarded.
+        await topics.track_registered.send(key=track_id.encode(), value=event.value)
+        metrics.EVENTS_OUT.labels(topic="tracks.registered").inc()
+        tables.tracks[track_id] = entry
 
     @app.agent(topics.track_discovered, name="register_tracks")
     async def register_tracks(stream: faust.StreamT) -> None:
         """tracks.discovered -> ``tracks`` table -> tracks.registered (first sighting only)."""
-        async for event in stream.events():
-            metrics.EVENTS_IN.labels(topic="tracks.discovered").inc()
-            try:
-                record = track_discovered.decode(event.value)
-            except SerializationError as exc:
-                await dead(event, exc, "register_tracks")
-                continue
-            track_id = record["track_id"]
-            entry = registration_for(tables.tracks.get(track_id), record)
-            if entry is None:
-                logger.debug("track %s already registered; skipped", track_id)
-                continue
-            # Emit before recording: a crash in between re-emits (deduped downstream by track
-            # id) rather than recording a track that was never forwarded.
-            await topics.track_registered.send(key=track_id.encode(), value=event.value)
-            metrics.EVENTS_OUT.labels(topic="tracks.registered").inc()
-            tables.tracks[track_id] = entry
+        await loop(stream, "tracks.discovered", "register_tracks", register)
 
     agents = {"register_tracks": register_tracks}
     if hub is None or store is None:
         return agents
 
+    async def extract(event: faust.EventT) -> None:
+        record = track_discovered.decode(event.value)
+        track_id = record["track_id"]
+        entry = tables.tracks.get(track_id) or {}
+        if entry.get("features"):
+            return
+        key, n_segments = await asyncio.to_thread(store.extract_features, record)
+        out = {
+            "track_id": track_id,
+            "feature_spec": store.music_spec,
+            "features_key": key,
+            "n_segments": n_segments,
+            "metadata": record["metadata"],
+            "object_key": record["object_key"],
+            "playlist_emotion": record.get("playlist_emotion"),
+            "extracted_at": int(time.time() * 1000),
+        }
+        entry = {**entry, "status": "features", "features": {"key": key, "n_segments": n_segments}}
+        check_bounded(tables.tracks, track_id, entry)
+        await topics.track_features.send(key=track_id.encode(), value=features_ready.encode(out))
+        metrics.EVENTS_OUT.labels(topic="tracks.features").inc()
+        tables.tracks[track_id] = entry
+
     @app.agent(topics.track_registered, name="extract_features")
     async def extract_features(stream: faust.StreamT) -> None:
         """tracks.registered -> audio from MinIO -> segment matrix into MinIO -> tracks.features."""
-        async for event in stream.events():
-            metrics.EVENTS_IN.labels(topic="tracks.registered").inc()
-            started = time.perf_counter()
-            try:
-                record = track_discovered.decode(event.value)
-                track_id = record["track_id"]
-                entry = tables.tracks.get(track_id) or {}
-                if entry.get("features"):
-                    continue
-                key, n_segments = await asyncio.to_thread(store.extract_features, record)
-            except Exception as exc:  # noqa: BLE001  (bad event, bad audio, store error: dead letter)
-                await dead(event, exc, "extract_features")
-                continue
-            out = {
-                "track_id": track_id,
-                "feature_spec": store.music_spec,
-                "features_key": key,
-                "n_segments": n_segments,
-                "metadata": record["metadata"],
-                "object_key": record["object_key"],
-                "playlist_emotion": record.get("playlist_emotion"),
-                "extracted_at": int(time.time() * 1000),
-            }
-            await topics.track_features.send(
-                key=track_id.encode(), value=features_ready.encode(out)
-            )
-            metrics.EVENTS_OUT.labels(topic="tracks.features").inc()
-            tables.tracks[track_id] = {
-                **entry,
-                "status": "features",
-                "features": {"key": key, "n_segments": n_segments},
-            }
-            metrics.LATENCY.labels(agent="extract_features").observe(time.perf_counter() - started)
+        await loop(stream, "tracks.registered", "extract_features", extract)
+
+    async def label(event: faust.EventT) -> None:
+        record = features_ready.decode(event.value)
+        track_id = record["track_id"]
+        entry = tables.tracks.get(track_id) or {}
+        if entry.get("labels"):
+            return
+        music = await hub.wait_for("music")
+        themes = await hub.wait_for("themes")
+        matrix = await asyncio.to_thread(store.load_features, record["features_key"])
+        probabilities = await asyncio.to_thread(music.predict, matrix)
+        emotion = max(probabilities, key=probabilities.get)
+        async with theme_lock:  # the theme model learns from every new track
+            assignment = await asyncio.to_thread(themes.add, emotion, matrix)
+        labelled = {
+            "track_id": track_id,
+            "metadata": record["metadata"],
+            "object_key": record["object_key"],
+            "emotion": emotion,
+            "emotion_probabilities": probabilities,
+            "theme_id": assignment.theme_id,
+            "theme_distribution": [
+                {"theme_id": t, "weight": w} for t, w in sorted(assignment.distribution.items())
+            ],
+            "music_model_version": music.version,
+            "theme_model_version": hub.themes_version,
+            "feature_spec": record["feature_spec"],
+            "labelled_at": int(time.time() * 1000),
+        }
+        labels = {
+            "emotion": emotion,
+            "theme_id": assignment.theme_id,
+            "probabilities": probabilities,
+        }
+        entry = {**entry, "status": "labelled", "labels": labels}
+        catalog = {k: list(v) for k, v in (tables.catalog.get(emotion) or {}).items()}
+        members = catalog.setdefault(str(assignment.theme_id), [])
+        if track_id not in members:
+            members.append(track_id)
+        card = {
+            "metadata": record["metadata"],
+            "object_key": record["object_key"],
+            "emotion": emotion,
+            "theme_id": assignment.theme_id,
+        }
+        check_bounded(tables.tracks, track_id, entry)
+        check_bounded(tables.catalog, emotion, catalog)
+        check_bounded(tables.cards, track_id, card)
+        await topics.track_labelled.send(
+            key=track_id.encode(), value=track_labelled.encode(labelled)
+        )
+        metrics.EVENTS_OUT.labels(topic="tracks.labelled").inc()
+        tables.tracks[track_id] = entry
+        tables.catalog[emotion] = catalog
+        tables.cards[track_id] = card
 
     @app.agent(topics.track_features, name="label_tracks")
     async def label_tracks(stream: faust.StreamT) -> None:
         """tracks.features -> emotion (music model) + theme (theme model) -> tracks.labelled."""
-        async for event in stream.events():
-            metrics.EVENTS_IN.labels(topic="tracks.features").inc()
-            started = time.perf_counter()
-            try:
-                record = features_ready.decode(event.value)
-                track_id = record["track_id"]
-                entry = tables.tracks.get(track_id) or {}
-                if entry.get("labels"):
-                    continue
-                music = await hub.wait_for("music")
-                themes = await hub.wait_for("themes")
-                matrix = await asyncio.to_thread(store.load_features, record["features_key"])
-                probabilities = await asyncio.to_thread(music.predict, matrix)
-                emotion = max(probabilities, key=probabilities.get)
-                async with theme_lock:  # the theme model learns from every new track
-                    assignment = await asyncio.to_thread(themes.add, emotion, matrix)
-            except Exception as exc:  # noqa: BLE001  (decode, model or store failure: dead letter)
-                await dead(event, exc, "label_tracks")
-                continue
-            labelled = {
-                "track_id": track_id,
-                "metadata": record["metadata"],
-                "object_key": record["object_key"],
-                "emotion": emotion,
-                "emotion_probabilities": probabilities,
-                "theme_id": assignment.theme_id,
-                "theme_distribution": [
-                    {"theme_id": t, "weight": w} for t, w in sorted(assignment.distribution.items())
-                ],
-                "music_model_version": music.version,
-                "theme_model_version": hub.themes_version,
-                "feature_spec": record["feature_spec"],
-                "labelled_at": int(time.time() * 1000),
-            }
-            await topics.track_labelled.send(
-                key=track_id.encode(), value=track_labelled.encode(labelled)
-            )
-            metrics.EVENTS_OUT.labels(topic="tracks.labelled").inc()
-            labels = {
-                "emotion": emotion,
-                "theme_id": assignment.theme_id,
-                "probabilities": probabilities,
-            }
-            tables.tracks[track_id] = {**entry, "status": "labelled", "labels": labels}
-            catalog = {k: list(v) for k, v in (tables.catalog.get(emotion) or {}).items()}
-            members = catalog.setdefault(str(assignment.theme_id), [])
-            if track_id not in members:
-                members.append(track_id)
-            tables.catalog[emotion] = catalog
-            tables.cards[track_id] = {
-                "metadata": record["metadata"],
-                "object_key": record["object_key"],
-                "emotion": emotion,
-                "theme_id": assignment.theme_id,
-            }
-            metrics.LATENCY.labels(agent="label_tracks").observe(time.perf_counter() - started)
+        await loop(stream, "tracks.features", "label_tracks", label)
+
+    def read_clip(value: bytes, key: bytes | None) -> dict:
+        check_event_size("voice clip", len(value), MAX_CLIP_BYTES + MAX_FEEDBACK_EVENT_BYTES)
+        return check_clip_event(clip_submitted.decode(value), key)
+
+    async def answer_clip(event: faust.EventT) -> None:
+        clip = read_clip(event.value, event.message.key)  # one bytes field: a copy, not a parse
+        user_id, request_id = clip["user_id"], clip["request_id"]
+        session = tables.sessions.get(user_id)
+        if already_handled(session, request_id):
+            logger.info("request %s already answered; skipped", request_id)
+            return
+        audio = (
+            clip["audio"]
+            if clip["audio"] is not None
+            else await asyncio.to_thread(store.load_clip, clip["audio_key"])
+        )
+        # The clip gate the HTTP API applies too; a refused clip needs no model to be refused.
+        y = await asyncio.to_thread(decode_voice_clip, audio)
+        voice = await hub.wait_for("voice")
+        heard = await asyncio.to_thread(voice.classify, y, sr=DEFAULT_VOICE_SPEC.sr)
+        emotion = heard.emotion
+        themes = (tables.catalog.get(emotion) or {}) if emotion else {}
+        new_session, answer = recommend(
+            session, request_id=request_id, emotion=emotion, themes=themes
+        )
+        playlist = []
+        for track_id in answer.track_ids:
+            card = tables.cards.get(track_id)
+            if card is not None:
+                playlist.append(
+                    {
+                        "track_id": track_id,
+                        "theme_id": int(card["theme_id"]),
+                        "metadata": card["metadata"],
+                        "object_key": card["object_key"],
+                    }
+                )
+        out = {
+            "request_id": request_id,
+            "user_id": user_id,
+            "session_id": clip.get("session_id", ""),
+            "speech_detected": heard.has_speech,
+            "emotion": emotion,
+            "emotion_probabilities": heard.probabilities or None,
+            "theme_id": answer.theme_id,
+            "step": answer.step,
+            "reason": answer.reason,
+            "playlist": playlist,
+            "voice_model_version": voice.version,
+            "created_at": int(time.time() * 1000),
+        }
+        check_bounded(tables.sessions, user_id, new_session)
+        await topics.recommendations.send(key=user_id.encode(), value=recommendation.encode(out))
+        metrics.EVENTS_OUT.labels(topic="recommendations").inc()
+        tables.sessions[user_id] = new_session
 
     @app.agent(topics.voice_clips, name="recommend")
     async def recommend_agent(stream: faust.StreamT) -> None:
         """voice.clips -> voice emotion -> the paper's flow over the user's session -> recommendations."""
-        async for event in stream.events():
-            metrics.EVENTS_IN.labels(topic="voice.clips").inc()
-            started = time.perf_counter()
-            try:
-                clip = clip_submitted.decode(event.value)
-                user_id, request_id = clip["user_id"], clip["request_id"]
-                session = tables.sessions.get(user_id)
-                if already_handled(session, request_id):
-                    logger.info("request %s already answered; skipped", request_id)
-                    continue
-                voice = await hub.wait_for("voice")
-                audio = (
-                    clip["audio"]
-                    if clip["audio"] is not None
-                    else await asyncio.to_thread(store.load_clip, clip["audio_key"])
-                )
-                heard = await asyncio.to_thread(voice.classify, audio)
-            except Exception as exc:  # noqa: BLE001  (bad schema, bad audio, too long: dead letter)
-                await dead(event, exc, "recommend")
-                continue
-            emotion = heard.emotion
-            themes = (tables.catalog.get(emotion) or {}) if emotion else {}
-            new_session, answer = recommend(
-                session, request_id=request_id, emotion=emotion, themes=themes
-            )
-            playlist = []
-            for track_id in answer.track_ids:
-                card = tables.cards.get(track_id)
-                if card is not None:
-                    playlist.append(
-                        {
-                            "track_id": track_id,
-                            "theme_id": int(card["theme_id"]),
-                            "metadata": card["metadata"],
-                            "object_key": card["object_key"],
-                        }
-                    )
-            out = {
-                "request_id": request_id,
-                "user_id": user_id,
-                "session_id": clip.get("session_id", ""),
-                "speech_detected": heard.has_speech,
-                "emotion": emotion,
-                "emotion_probabilities": heard.probabilities or None,
-                "theme_id": answer.theme_id,
-                "step": answer.step,
-                "reason": answer.reason,
-                "playlist": playlist,
-                "voice_model_version": voice.version,
-                "created_at": int(time.time() * 1000),
-            }
-            await topics.recommendations.send(
-                key=user_id.encode(), value=recommendation.encode(out)
-            )
-            metrics.EVENTS_OUT.labels(topic="recommendations").inc()
-            tables.sessions[user_id] = new_session
-            metrics.LATENCY.labels(agent="recommend").observe(time.perf_counter() - started)
+        await loop(stream, "voice.clips", "recommend", answer_clip)
+
+    def read_feedback(value: bytes, key: bytes | None) -> dict:
+        check_event_size("feedback", len(value), MAX_FEEDBACK_EVENT_BYTES)
+        return check_feedback_event(user_feedback.decode(value), key)
+
+    async def learn(event: faust.EventT) -> None:
+        feedback = read_feedback(event.value, event.message.key)
+        user_id = feedback["user_id"]
+        session = tables.sessions.get(user_id)
+        if already_handled(session, feedback["feedback_id"]):
+            return
+        theme_of = {}
+        for track_id in feedback["track_ids"]:  # at most MAX_FEEDBACK_TRACKS
+            card = tables.cards.get(track_id)
+            if card is not None:
+                theme_of[track_id] = (card["emotion"], int(card["theme_id"]))
+        new_session = await asyncio.to_thread(
+            apply_feedback,
+            session,
+            feedback_id=feedback["feedback_id"],
+            action=feedback["action"],
+            track_ids=feedback["track_ids"],
+            theme_of=theme_of,
+        )
+        put_bounded(tables.sessions, user_id, new_session)
 
     @app.agent(topics.feedback, name="learn_feedback")
     async def learn_feedback(stream: faust.StreamT) -> None:
         """feedback -> the user's session: picks teach the preferred theme, abandon clears it."""
-        async for event in stream.events():
-            metrics.EVENTS_IN.labels(topic="feedback").inc()
-            try:
-                feedback = user_feedback.decode(event.value)
-            except SerializationError as exc:
-                await dead(event, exc, "learn_feedback")
-                continue
-            user_id = feedback["user_id"]
-            session = tables.sessions.get(user_id)
-            if already_handled(session, feedback["feedback_id"]):
-                continue
-            theme_of = {}
-            for track_id in feedback["track_ids"]:
-                card = tables.cards.get(track_id)
-                if card is not None:
-                    theme_of[track_id] = (card["emotion"], int(card["theme_id"]))
-            tables.sessions[user_id] = apply_feedback(
-                session, feedback_id=feedback["feedback_id"], action=feedback["action"],
-                track_ids=list(feedback["track_ids"]), theme_of=theme_of,
-            )  # fmt: skip
+        await loop(stream, "feedback", "learn_feedback", learn)
 
     agents.update(
         extract_features=extract_features,

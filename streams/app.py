@@ -17,6 +17,7 @@ from pathlib import Path
 
 import faust
 
+from models.voice import MAX_CLIP_BYTES
 from streams.agents import define_agents
 from streams.consumer import use_rewinding_consumer
 from streams.deadletter import DeadLetterPolicy
@@ -26,6 +27,7 @@ from streams.settings import Settings
 from streams.tables import Tables, declare_tables
 from streams.topics import Topics, declare_topics, ensure_topics
 from streams.views import define_views
+from streams.web_server import limit_idle_connections
 
 __all__ = ["Components", "create_app", "run_worker", "MAX_MESSAGE_BYTES"]
 
@@ -55,6 +57,7 @@ def create_app(
 
     ``with_models=False`` builds only the registration path (agent unit tests).
     """
+    settings.check_exposure()
     datadir = settings.home / "faust" / f"{settings.app_id}-{settings.web_port}"
     app = faust.App(
         settings.app_id,
@@ -62,7 +65,10 @@ def create_app(
         store=settings.store,
         datadir=str(datadir),
         web_host=settings.web_host,
+        web_bind=settings.web_host,  # Faust binds to 0.0.0.0 unless told
         web_port=settings.web_port,
+        # The views read bodies themselves, bounded; this caps aiohttp's own readers alike.
+        web_application_options={"client_max_size": MAX_CLIP_BYTES + 64 * 1024},
         topic_partitions=settings.partitions,
         topic_replication_factor=1,
         table_standby_replicas=0,
@@ -78,6 +84,7 @@ def create_app(
         web_in_thread=False,
     )
     use_rewinding_consumer(app)
+    limit_idle_connections(app, settings.web_idle_timeout_s)
     topics = declare_topics(app, settings)
     tables = declare_tables(app)
     dead_letters = DeadLetterPolicy(topics.dead_letters)

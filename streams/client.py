@@ -17,12 +17,12 @@ is dropped here).
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Iterator
 
 from kafka import KafkaConsumer, KafkaProducer
 
 from schemas.codec import codec_for
+from streams.events import clip_event, feedback_event
 from streams.settings import Settings
 
 __all__ = ["MoodstreamClient", "NoAnswerError"]
@@ -72,31 +72,23 @@ class MoodstreamClient:
     ) -> str:
         """Send a clip (encoded audio bytes); return its request id."""
         self._subscribe()
-        request_id = request_id or uuid.uuid4().hex
-        event = {
-            "request_id": request_id, "user_id": user_id, "session_id": session_id, "audio": audio,
-            "audio_key": None, "codec": "auto", "sample_rate": None, "submitted_at": int(time.time() * 1000),
-        }  # fmt: skip
+        event = clip_event(user_id, audio=audio, request_id=request_id, session_id=session_id)
         self._producer.send(
             self.settings.topic("voice.clips"), key=user_id.encode(), value=self._clip.encode(event)
         ).get(timeout=30)
-        return request_id
+        return event["request_id"]
 
     def send_feedback(
         self, user_id: str, action: str, track_ids: list[str] = (), *, request_id: str | None = None
     ) -> str:
         """Send a PICK (with track ids) or an ABANDON; return the feedback id."""
-        feedback_id = uuid.uuid4().hex
-        event = {
-            "feedback_id": feedback_id, "user_id": user_id, "session_id": "", "request_id": request_id,
-            "action": action, "track_ids": list(track_ids), "created_at": int(time.time() * 1000),
-        }  # fmt: skip
+        event = feedback_event(user_id, action, track_ids, request_id=request_id)
         self._producer.send(
             self.settings.topic("feedback"),
             key=user_id.encode(),
             value=self._feedback.encode(event),
         ).get(timeout=30)
-        return feedback_id
+        return event["feedback_id"]
 
     def recommendations(self, timeout_s: float = 1.0) -> Iterator[dict]:
         """Answers that arrived within ``timeout_s``, each request once."""

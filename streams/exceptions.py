@@ -1,13 +1,40 @@
-"""Errors of the stream processing service."""
+"""Errors of the stream processing service.
+
+Each is raised for one event or one request; agents send the event to the dead-letter topic
+with the message, and the HTTP API answers with it (400 or 413). The messages say what to change.
+"""
 
 from __future__ import annotations
 
-__all__ = ["StreamsError", "UnknownTrackError"]
+__all__ = [
+    "StreamsError",
+    "InvalidEventError",
+    "KeyMismatchError",
+    "FeedbackRefusedError",
+    "StateTooLargeError",
+    "ConfigurationError",
+]
 
 
 class StreamsError(Exception):
     """Root of every error raised by moodstream's stream agents and views."""
 
 
-class UnknownTrackError(StreamsError):
-    """An event names a track the catalog does not hold."""
+class InvalidEventError(StreamsError):
+    """An event or request field breaks the contract (type, length, count): fix the producer."""
+
+
+class KeyMismatchError(InvalidEventError):
+    """A voice clip or feedback whose Kafka key is not its UTF-8 ``user_id``."""
+
+
+class FeedbackRefusedError(InvalidEventError):
+    """A PICK names tracks that were never offered to that listener, or too many of them."""
+
+
+class StateTooLargeError(StreamsError):
+    """A table value would exceed its size bound; it is refused instead of being written."""
+
+
+class ConfigurationError(StreamsError, ValueError):
+    """Settings that cannot work, or would be unsafe (the message names the variable to set)."""

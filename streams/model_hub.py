@@ -40,6 +40,11 @@ class ModelHub:
         self._lock = threading.Lock()
 
     @property
+    def ready(self) -> bool:
+        """Whether every model an event may need (music, themes, voice) is loaded."""
+        return all(model is not None for model in (self.music, self.themes, self.voice))
+
+    @property
     def registry(self) -> ModelRegistry:
         if self._registry is None:
             self._registry = ModelRegistry(self.settings)

@@ -8,8 +8,10 @@ import numpy as np
 from minio.error import S3Error
 
 from models.audio import load_audio
+from models.exceptions import AudioTooLargeError
 from models.features.music import DEFAULT_SPEC, segment_features
 from models.registry import minio_client
+from models.voice import MAX_CLIP_BYTES
 from streams.settings import Settings
 
 __all__ = ["PipelineStore", "MAX_TRACK_SECONDS"]
@@ -60,7 +62,30 @@ class PipelineStore:
         return np.load(io.BytesIO(_read(self.client, self.settings.bucket_features, key)))
 
     def load_clip(self, key: str) -> bytes:
-        return _read(self.client, self.settings.bucket_clips, key)
+        """The encoded clip stored under ``key`` in the clips bucket.
+
+        Raises
+        ------
+        AudioTooLargeError
+            The object is over ``MAX_CLIP_BYTES``: refused from its size, before it is read.
+        """
+        size = self.client.stat_object(self.settings.bucket_clips, key).size
+        if size > MAX_CLIP_BYTES:
+            raise AudioTooLargeError(
+                f"the clip object {key!r} is {size / 2**20:.1f} MiB; the limit is "
+                f"{MAX_CLIP_BYTES // 2**20} MiB"
+            )
+        response = self.client.get_object(self.settings.bucket_clips, key)
+        try:  # never more than the limit, even if the object grew since the stat
+            data = response.read(MAX_CLIP_BYTES + 1)
+        finally:
+            response.close()
+            response.release_conn()
+        if len(data) > MAX_CLIP_BYTES:
+            raise AudioTooLargeError(
+                f"the clip object {key!r} is over {MAX_CLIP_BYTES // 2**20} MiB"
+            )
+        return data
 
     def presigned_audio_url(self, object_key: str) -> str:
         from datetime import timedelta

@@ -13,6 +13,13 @@
 Randomness is seeded by the request id, so a replayed request computes the same answer, and a
 session remembers the request and feedback ids it has handled (the last 200), so a duplicate
 produces no second answer.
+
+Sessions are bounded whatever a client sends: a PICK may only name tracks that were offered to
+that listener (at most ``MAX_FEEDBACK_TRACKS`` of them), each emotion keeps the last
+``MAX_OFFERED`` offered and ``MAX_RECOMMENDED`` recommended track ids, and every function here
+first passes the stored session through :func:`normalise_session`, which also repairs a session
+stored before these bounds existed (a worker restarted on such a store trims it on the listener's
+next event instead of failing to write it back).
 """
 
 from __future__ import annotations
@@ -22,17 +29,33 @@ import random
 from collections import Counter
 from dataclasses import dataclass
 
+from schemas.emotions import EMOTIONS
+from streams.exceptions import FeedbackRefusedError
+from streams.limits import MAX_FEEDBACK_TRACKS, MAX_ID_CHARS
+
 __all__ = [
     "PLAYLIST_SIZE",
+    "MAX_REMEMBERED_IDS",
+    "MAX_OFFERED",
+    "MAX_RECOMMENDED",
     "Answer",
     "empty_session",
+    "normalise_session",
+    "offered_tracks",
     "already_handled",
     "recommend",
+    "check_pick",
     "apply_feedback",
 ]
 
 PLAYLIST_SIZE = 5
-_REMEMBERED_IDS = 200
+#: Request and feedback ids a session remembers (duplicates and replays inside this window are
+#: recognised).
+MAX_REMEMBERED_IDS = 200
+#: Offered track ids an emotion keeps (what a PICK may name).
+MAX_OFFERED = 50
+#: Recommended track ids an emotion keeps (no repeats among these until the theme runs out).
+MAX_RECOMMENDED = 200
 
 
 @dataclass(frozen=True)
@@ -51,15 +74,62 @@ def empty_session() -> dict:
     return {"emotions": {}, "handled": [], "last": None}
 
 
+def _bounded_ids(values: object, limit: int) -> list[str]:
+    """The last ``limit`` distinct ids of ``values`` in order (junk dropped)."""
+    if not isinstance(values, list):
+        return []
+    kept: dict[str, None] = {}
+    for value in reversed(values):
+        if isinstance(value, str) and len(value) <= MAX_ID_CHARS and value not in kept:
+            kept[value] = None
+            if len(kept) == limit:
+                break
+    return list(reversed(kept))
+
+
+def normalise_session(session: dict | None) -> dict:
+    """A copy of ``session`` in the current shape and within every bound.
+
+    Safe on anything a table may hold: a session from an older version, or one grown past the
+    bounds before they existed, comes back trimmed (the most recent ids kept).
+    """
+    if not isinstance(session, dict):
+        return empty_session()
+    emotions = {}
+    stored = session.get("emotions")
+    for emotion, state in stored.items() if isinstance(stored, dict) else ():
+        if emotion not in EMOTIONS or not isinstance(state, dict):
+            continue
+        preferred = state.get("preferred_theme")
+        emotions[emotion] = {
+            "preferred_theme": preferred if isinstance(preferred, int) else None,
+            "offered": _bounded_ids(state.get("offered"), MAX_OFFERED),
+            "recommended": _bounded_ids(state.get("recommended"), MAX_RECOMMENDED),
+        }
+    last = session.get("last")
+    return {
+        "emotions": emotions,
+        "handled": _bounded_ids(session.get("handled"), MAX_REMEMBERED_IDS),
+        "last": last if isinstance(last, dict) else None,
+    }
+
+
+def offered_tracks(session: dict | None) -> set[str]:
+    """Every track id a PICK from this listener may name: what was offered or recommended."""
+    out: set[str] = set()
+    for state in normalise_session(session)["emotions"].values():
+        out.update(state["offered"])
+        out.update(state["recommended"])
+    return out
+
+
 def already_handled(session: dict | None, event_id: str) -> bool:
     """Whether this request or feedback id was processed before (a duplicate or a replay)."""
-    return bool(session) and event_id in session.get("handled", [])
+    return isinstance(session, dict) and event_id in (session.get("handled") or ())
 
 
 def _remember(session: dict, event_id: str) -> None:
-    handled = session.setdefault("handled", [])
-    handled.append(event_id)
-    del handled[:-_REMEMBERED_IDS]
+    session["handled"] = _bounded_ids([*session["handled"], event_id], MAX_REMEMBERED_IDS)
 
 
 def _rng(request_id: str) -> random.Random:
@@ -89,8 +159,7 @@ def recommend(
     themes : dict
         The catalog of ``emotion``: theme id (as a string) -> track ids.
     """
-    session = {**empty_session(), **(session or {})}
-    session["emotions"] = {k: dict(v) for k, v in session["emotions"].items()}
+    session = normalise_session(session)
     _remember(session, request_id)
     if emotion is None:
         return session, Answer("NO_SPEECH", [], None, "no speech was heard in the clip")
@@ -101,10 +170,11 @@ def recommend(
     if state is None or state.get("preferred_theme") is None:
         tracks = _one_per_theme(themes, rng)
         step = "FIRST_OCCURRENCE" if state is None else "AWAITING_PICK"
+        earlier = state["offered"] if state is not None else []
         session["emotions"][emotion] = {
             "preferred_theme": None,
             "recommended": [],
-            "offered": tracks,
+            "offered": _bounded_ids([*earlier, *tracks], MAX_OFFERED),
         }
         session["last"] = {"request_id": request_id, "emotion": emotion}
         reason = f"first {emotion} mood: one track from each of the {len(tracks)} {emotion} themes"
@@ -119,17 +189,43 @@ def recommend(
         return recommend(
             session, request_id=request_id + "#retry", emotion=emotion, themes=themes, size=size
         )
-    fresh = [t for t in pool if t not in state.get("recommended", [])]
+    already = set(state["recommended"])
+    fresh = [t for t in pool if t not in already]
     if not fresh:  # exhausted: start a new round of the same theme
         state["recommended"] = []
         fresh = pool
     rng.shuffle(fresh)
     tracks = fresh[:size]
-    state["recommended"] = [*state.get("recommended", []), *tracks]
+    state["recommended"] = _bounded_ids([*state["recommended"], *tracks], MAX_RECOMMENDED)
     session["emotions"][emotion] = state
     session["last"] = {"request_id": request_id, "emotion": emotion}
     reason = f"{emotion} mood: tracks of your preferred {emotion} theme {theme}"
     return session, Answer("PREFERRED_THEME", tracks, theme, reason)
+
+
+def check_pick(session: dict | None, track_ids: list[str]) -> list[str]:
+    """The distinct picked ids, or :class:`FeedbackRefusedError` saying why the PICK is refused.
+
+    A PICK names between 1 and ``MAX_FEEDBACK_TRACKS`` tracks, each offered to this listener
+    (in a playlist it was sent since its last ABANDON).
+    """
+    picked = list(dict.fromkeys(track_ids))
+    if not picked:
+        raise FeedbackRefusedError("a PICK names at least one track id (track_ids is empty)")
+    if len(picked) > MAX_FEEDBACK_TRACKS:
+        raise FeedbackRefusedError(
+            f"a PICK names {len(picked)} tracks; the limit is {MAX_FEEDBACK_TRACKS}"
+        )
+    offered = offered_tracks(session)
+    unknown = [t for t in picked if t not in offered]
+    if unknown:
+        shown = ", ".join(repr(t[:MAX_ID_CHARS]) for t in unknown[:3])
+        more = f" and {len(unknown) - 3} more" if len(unknown) > 3 else ""
+        raise FeedbackRefusedError(
+            f"track {shown}{more} was not offered to this listener: a PICK names tracks from "
+            "the playlists the listener was sent"
+        )
+    return picked
 
 
 def apply_feedback(
@@ -143,24 +239,32 @@ def apply_feedback(
     """The session after a PICK (learn the preferred theme) or an ABANDON (clear the history).
 
     ``theme_of`` maps the picked track ids to (emotion, theme id).
+
+    Raises
+    ------
+    FeedbackRefusedError
+        A PICK that :func:`check_pick` refuses; the session is left as it was.
     """
-    session = {**empty_session(), **(session or {})}
-    session["emotions"] = {k: dict(v) for k, v in session["emotions"].items()}
+    picked = check_pick(session, track_ids) if action == "PICK" else []
+    session = normalise_session(session)
     _remember(session, feedback_id)
     if action == "ABANDON":
         session["emotions"] = {}
         session["last"] = None
         return session
     votes: dict[str, Counter] = {}
-    for track_id in track_ids:
+    for track_id in picked:
         if track_id in theme_of:
             emotion, theme = theme_of[track_id]
             votes.setdefault(emotion, Counter())[theme] += 1
     for emotion, counter in votes.items():
-        state = session["emotions"].setdefault(emotion, {"recommended": [], "offered": []})
+        if emotion not in EMOTIONS:
+            continue
+        state = session["emotions"].setdefault(
+            emotion, {"preferred_theme": None, "offered": [], "recommended": []}
+        )
         state["preferred_theme"] = counter.most_common(1)[0][0]
-        state["recommended"] = [
-            *state.get("recommended", []),
-            *[t for t in track_ids if t in theme_of],
-        ]
+        state["recommended"] = _bounded_ids(
+            [*state["recommended"], *[t for t in picked if t in theme_of]], MAX_RECOMMENDED
+        )
     return session

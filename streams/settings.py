@@ -17,8 +17,12 @@ Environment variables (all optional; the defaults are the local stack of ``deplo
 ``MOODSTREAM_S3_SECURE``        ``1`` to use TLS
 ``MOODSTREAM_TOPIC_PREFIX``     prefix of every topic name (isolates deployments and tests)
 ``MOODSTREAM_APP_ID``           Faust application id (consumer group, changelog names)
-``MOODSTREAM_WEB_HOST``         interface of the worker's HTTP API
+``MOODSTREAM_BUCKET_AUDIO``     bucket of crawled audio (also ``_FEATURES``, ``_MODELS``, ``_CLIPS``)
+``MOODSTREAM_WEB_HOST``         interface the worker's HTTP API binds to (default 127.0.0.1)
 ``MOODSTREAM_WEB_PORT``         port of the worker's HTTP API
+``MOODSTREAM_WEB_BODY_TIMEOUT_S``  seconds a client has to send a request body
+``MOODSTREAM_WEB_IDLE_TIMEOUT_S``  seconds a connection may sit without a complete request
+``MOODSTREAM_WEB_REPLY_TIMEOUT_S``  seconds ``POST /api/clips`` waits for its recommendation
 ``MOODSTREAM_PARTITIONS``       partitions of the topics the app creates
 ``MOODSTREAM_STORE``            Faust table store URL (``rocksdb://`` or ``memory://``)
 ``MOODSTREAM_API_TOKEN``        bearer token required by the HTTP API when set
@@ -28,16 +32,29 @@ Environment variables (all optional; the defaults are the local stack of ``deplo
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from streams.exceptions import ConfigurationError
 
 __all__ = ["Settings", "LOCAL_DEV_ACCESS_KEY", "LOCAL_DEV_SECRET_KEY"]
 
 #: Credentials of the local development MinIO only; any other deployment sets its own.
 LOCAL_DEV_ACCESS_KEY = "moodstream"
 LOCAL_DEV_SECRET_KEY = "moodstream-local-dev"
+
+
+def _env_float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ValueError(f"{name}={raw!r} is not a number") from None
 
 
 def _env_int(env: Mapping[str, str], name: str, default: int) -> int:
@@ -92,10 +109,20 @@ class Settings:
     """Faust application id: consumer group and changelog topic names derive from it."""
 
     web_host: str = "127.0.0.1"
-    """Interface the worker's HTTP API binds to (``0.0.0.0`` inside a container)."""
+    """Interface the worker's HTTP API binds to. Anything but a loopback address (``0.0.0.0``
+    inside a container) exposes the API, so it needs ``api_token`` (see :meth:`check_exposure`)."""
 
     web_port: int = 6066
     """Port of the worker's HTTP API."""
+
+    web_body_timeout_s: float = 20.0
+    """Seconds a client has to send a whole request body (slower: 408)."""
+
+    web_idle_timeout_s: float = 30.0
+    """Seconds a connection may stay open without a complete request (headers included)."""
+
+    web_reply_timeout_s: float = 20.0
+    """Seconds ``POST /api/clips`` waits for the recommendation before it answers 504."""
 
     partitions: int = 4
     """Partitions of the topics and tables the app creates."""
@@ -126,6 +153,31 @@ class Settings:
     @property
     def s3_port(self) -> int:
         return int(self.s3_endpoint.rsplit(":", 1)[1])
+
+    @property
+    def web_is_loopback(self) -> bool:
+        """Whether the HTTP API binds to this machine only."""
+        if self.web_host == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(self.web_host).is_loopback
+        except ValueError:
+            return False
+
+    def check_exposure(self) -> None:
+        """Refuse an HTTP API reachable from other machines without a token.
+
+        Raises
+        ------
+        ConfigurationError
+            ``web_host`` is not a loopback address and no ``api_token`` is set.
+        """
+        if not self.web_is_loopback and not self.api_token:
+            raise ConfigurationError(
+                f"MOODSTREAM_WEB_HOST={self.web_host} exposes the HTTP API beyond this machine: "
+                "set MOODSTREAM_API_TOKEN (clients then send 'Authorization: Bearer <token>'), "
+                "or bind to 127.0.0.1"
+            )
 
     def topic(self, name: str) -> str:
         """Full name of topic ``name`` under this deployment's prefix."""
@@ -160,6 +212,15 @@ class Settings:
             app_id=env.get("MOODSTREAM_APP_ID", default.app_id),
             web_host=env.get("MOODSTREAM_WEB_HOST", default.web_host),
             web_port=_env_int(env, "MOODSTREAM_WEB_PORT", default.web_port),
+            web_body_timeout_s=_env_float(
+                env, "MOODSTREAM_WEB_BODY_TIMEOUT_S", default.web_body_timeout_s
+            ),
+            web_idle_timeout_s=_env_float(
+                env, "MOODSTREAM_WEB_IDLE_TIMEOUT_S", default.web_idle_timeout_s
+            ),
+            web_reply_timeout_s=_env_float(
+                env, "MOODSTREAM_WEB_REPLY_TIMEOUT_S", default.web_reply_timeout_s
+            ),
             partitions=_env_int(env, "MOODSTREAM_PARTITIONS", default.partitions),
             store=env.get("MOODSTREAM_STORE", default.store),
             api_token=env.get("MOODSTREAM_API_TOKEN") or None,
@@ -185,6 +246,9 @@ class Settings:
             "MOODSTREAM_APP_ID": self.app_id,
             "MOODSTREAM_WEB_HOST": self.web_host,
             "MOODSTREAM_WEB_PORT": str(self.web_port),
+            "MOODSTREAM_WEB_BODY_TIMEOUT_S": str(self.web_body_timeout_s),
+            "MOODSTREAM_WEB_IDLE_TIMEOUT_S": str(self.web_idle_timeout_s),
+            "MOODSTREAM_WEB_REPLY_TIMEOUT_S": str(self.web_reply_timeout_s),
             "MOODSTREAM_PARTITIONS": str(self.partitions),
             "MOODSTREAM_STORE": self.store,
         }

@@ -2,6 +2,17 @@
 
 Values are JSON documents (plain dicts); keys are ids as strings. A worker that loses its local
 store (a new machine, a wiped disk) rebuilds every table from its changelog on start.
+
+The global tables (``catalog``, ``cards``) live in memory and are rebuilt from their changelogs
+whenever a worker starts. They are written from events of any partition, and Faust's RocksDB
+store files such a write under the writing event's partition: after a restart it served
+whichever partition's copy of a key it opened first, an older one, and the next write made the
+loss permanent. The changelog itself was always right, so reading it whole at start is the fix.
+
+Every agent writes through :func:`put_bounded`: a value whose JSON is over its table's bound is
+refused with :class:`~streams.exceptions.StateTooLargeError` (the event goes to the dead
+letters) instead of reaching Kafka, where a changelog record over the broker's 16 MiB limit
+made the producer, and with it the worker, fail.
 """
 
 from __future__ import annotations
@@ -9,11 +20,28 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import faust
+from faust.serializers import codecs
 
-__all__ = ["Tables", "declare_tables"]
+from streams.exceptions import StateTooLargeError
+
+__all__ = ["Tables", "declare_tables", "check_bounded", "put_bounded", "MAX_VALUE_BYTES"]
+
+#: The store of the global tables. The host part is there because Faust tests the store URL for
+#: truth, and ``URL("memory://")`` is false: that table would quietly get the app's RocksDB.
+_IN_MEMORY = "memory://global"
 
 #: str keys stored as raw UTF-8, dict values stored as JSON.
 _JSON_BY_ID = faust.Schema(key_type=str, key_serializer="raw", value_serializer="json")
+
+#: Largest JSON value each table accepts (bytes). Sessions and tracks are bounded by
+#: construction far below theirs; the catalog holds one list per emotion and gets most room
+#: (half the broker's 16 MiB message limit).
+MAX_VALUE_BYTES = {
+    "tracks": 256 * 1024,
+    "sessions": 256 * 1024,
+    "cards": 64 * 1024,
+    "catalog": 8 * 1024 * 1024,
+}
 
 
 @dataclass(frozen=True)
@@ -49,6 +77,7 @@ def declare_tables(app: faust.App) -> Tables:
             default=None,
             schema=_JSON_BY_ID,
             use_partitioner=True,
+            store=_IN_MEMORY,
             help="Track ids by emotion and theme.",
         ),  # fmt: skip
         cards=app.GlobalTable(
@@ -56,6 +85,33 @@ def declare_tables(app: faust.App) -> Tables:
             default=None,
             schema=_JSON_BY_ID,
             use_partitioner=True,
+            store=_IN_MEMORY,
             help="Playlist cards by track id.",
         ),  # fmt: skip
     )
+
+
+def check_bounded(table: faust.types.TableT, key: str, value: dict) -> None:
+    """Refuse ``value`` for ``table[key]`` when its JSON is over the table's bound.
+
+    Agents call this before they send the output that a table write records, so that a refused
+    value leaves neither the output nor the write behind.
+
+    Raises
+    ------
+    StateTooLargeError
+        The message names the table, the key and both sizes.
+    """
+    limit = MAX_VALUE_BYTES[table.name]
+    size = len(codecs.dumps("json", value))
+    if size > limit:
+        raise StateTooLargeError(
+            f"the {table.name} entry of {key[:128]!r} would be {size} bytes; the limit is "
+            f"{limit}: the event that grew it is refused"
+        )
+
+
+def put_bounded(table: faust.types.TableT, key: str, value: dict) -> None:
+    """``table[key] = value`` after :func:`check_bounded` (nothing is written when it refuses)."""
+    check_bounded(table, key, value)
+    table[key] = value

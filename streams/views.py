@@ -1,34 +1,54 @@
 """HTTP views of the worker: the clip -> recommendation API, feedback, state, health, metrics.
 
 ``POST /api/clips?user_id=U`` (raw audio body, or multipart with a ``clip`` file field)
-produces a ``VoiceClipSubmitted`` event and waits (request/reply through Kafka, default 20 s)
-for the recommendation carrying its request id. When ``MOODSTREAM_API_TOKEN`` is set, every
-``/api`` call needs ``Authorization: Bearer <token>``. Bodies over 10 MB get 413; audio that
-does not decode, or is shorter than 0.5 s or longer than 30 s, gets 400/413 with the reason,
-before anything reaches Kafka.
+produces a ``VoiceClipSubmitted`` event and waits (request/reply through Kafka, 20 s) for the
+recommendation carrying its request id (``web_reply_timeout_s``). When ``MOODSTREAM_API_TOKEN`` is set, every ``/api``
+call needs ``Authorization: Bearer <token>``.
+
+Every request is bounded: bodies are read whole up to their limit (10 MiB for a clip, 64 KiB for
+feedback; more is 413) within ``web_body_timeout_s`` (slower is 408). A clip passes the same
+gate as one that arrives on Kafka (:func:`models.voice.decode_voice_clip`: same decoder, same
+limits, same messages) before anything reaches Kafka; feedback passes the same checks as the
+feedback agent applies. A refused request gets its reason at once (400, 408 or 413) and one INFO
+log line, never a traceback.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
-import io
 import json
-import time
-import uuid
+import logging
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import faust
 from faust.web import Request, Response, View
+from faust.web.exceptions import WebError
 
+from models.exceptions import AudioDecodeError, AudioTooLargeError, AudioTooLongError
+from models.voice import MAX_CLIP_BYTES, decode_voice_clip
 from schemas.codec import codec_for
 from streams import metrics
+from streams.events import check_feedback_event, clip_event, feedback_event
+from streams.exceptions import InvalidEventError
+from streams.limits import MAX_FEEDBACK_BODY_BYTES, MAX_JSON_DEPTH, check_id
+from streams.recommendation import check_pick, normalise_session
 from streams.tables import Tables
 
-__all__ = ["define_views", "MAX_CLIP_BYTES", "ReplyWaiter"]
+__all__ = ["define_views", "ReplyWaiter", "RequestRefused", "parse_feedback_body", "read_body"]
 
-MAX_CLIP_BYTES = 10 * 1024 * 1024
-_REPLY_TIMEOUT_S = 20.0
+logger = logging.getLogger(__name__)
+
+_CHUNK_BYTES = 64 * 1024
+
+
+class RequestRefused(WebError):
+    """A request the API refuses, with the HTTP status and a reason the client can act on."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason, code=status)
 
 
 class ReplyWaiter:
@@ -73,10 +93,21 @@ class ReplyWaiter:
             self._task = asyncio.ensure_future(self._run())
         await asyncio.wait_for(self._ready.wait(), timeout=30)
 
-    def expect(self, request_id: str) -> asyncio.Future:
-        future = asyncio.get_event_loop().create_future()
+    @property
+    def pending(self) -> int:
+        """Requests waiting for their answer right now."""
+        return len(self._futures)
+
+    @contextlib.asynccontextmanager
+    async def expecting(self, request_id: str) -> AsyncIterator[asyncio.Future]:
+        """A future for the answer to ``request_id``, forgotten on leaving (answered or not)."""
+        future = asyncio.get_running_loop().create_future()
         self._futures[request_id] = future
-        return future
+        try:
+            yield future
+        finally:
+            if self._futures.get(request_id) is future:
+                del self._futures[request_id]
 
 
 def _authorised(settings, request: Request) -> bool:
@@ -86,23 +117,114 @@ def _authorised(settings, request: Request) -> bool:
     return hmac.compare_digest(header.encode(), f"Bearer {settings.api_token}".encode())
 
 
-def _check_clip(data: bytes) -> str | None:
-    """A reason to refuse the clip, or None (header-level checks; cheap)."""
-    import soundfile as sf
+def _too_large(what: str, limit: int) -> RequestRefused:
+    return RequestRefused(413, f"{what} is over the limit of {limit // 1024} KiB")
 
-    from models.voice import MAX_CLIP_S, MIN_CLIP_S
 
-    if not data:
-        return "the body is empty: send the clip's bytes (wav, flac, ogg or mp3)"
+async def _read_bounded(read, limit: int, deadline: float, what: str) -> bytes:
+    """Bytes from ``read(n)`` until it returns b"", refusing more than ``limit`` bytes or
+    reading past ``deadline`` (event-loop time)."""
+    loop = asyncio.get_running_loop()
+    chunks, size = [], 0
+    while True:
+        remaining = deadline - loop.time()
+        try:
+            if remaining <= 0:
+                raise asyncio.TimeoutError
+            chunk = await asyncio.wait_for(read(_CHUNK_BYTES), remaining)
+        except asyncio.TimeoutError:
+            raise RequestRefused(
+                408, f"{what} did not arrive in time: send the whole body at once"
+            ) from None
+        if not chunk:
+            return b"".join(chunks)
+        size += len(chunk)
+        if size > limit:
+            raise _too_large(what, limit)
+        chunks.append(chunk)
+
+
+async def read_body(request: Request, *, limit: int, timeout_s: float, what: str) -> bytes:
+    """The whole request body (raw, or a multipart form's ``clip`` field), bounded in size and
+    time: 413 past ``limit`` bytes, 408 when it takes longer than ``timeout_s``."""
+    if (request.content_length or 0) > limit:
+        raise _too_large(what, limit)
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    if not request.content_type.startswith("multipart/"):
+        return await _read_bounded(request.content.read, limit, deadline, what)
     try:
-        info = sf.info(io.BytesIO(data))
-    except Exception as exc:  # noqa: BLE001
-        return f"the clip does not decode: {exc}"
-    if info.duration > MAX_CLIP_S:
-        return f"the clip is {info.duration:.1f} s long; the limit is {MAX_CLIP_S:.0f} s"
-    if info.duration < MIN_CLIP_S:
-        return f"the clip is {info.duration:.2f} s long; at least {MIN_CLIP_S} s is needed"
-    return None
+        reader = await request.multipart()
+        while (part := await reader.next()) is not None:
+            data = await _read_bounded(part.read_chunk, limit, deadline, what)
+            if getattr(part, "name", None) == "clip":
+                return data
+    except ValueError as exc:  # aiohttp's multipart parser: a malformed form
+        raise RequestRefused(400, f"the multipart body is malformed: {exc}") from exc
+    raise RequestRefused(400, "the multipart form has no 'clip' field: send the clip as 'clip'")
+
+
+def _gate_clip(data: bytes) -> None:
+    """The clip gate of the Kafka path, applied to an HTTP clip (blocking: run it in a thread)."""
+    if not data:
+        raise RequestRefused(400, "the body is empty: send the clip's bytes (wav, flac, ogg, mp3)")
+    try:
+        decode_voice_clip(data)
+    except (AudioTooLargeError, AudioTooLongError) as exc:
+        raise RequestRefused(413, str(exc)) from exc
+    except AudioDecodeError as exc:
+        raise RequestRefused(400, str(exc)) from exc
+
+
+def _json_depth(value: object, depth: int = 1) -> int:
+    if isinstance(value, dict):
+        return max((_json_depth(v, depth + 1) for v in value.values()), default=depth)
+    if isinstance(value, list):
+        return max((_json_depth(v, depth + 1) for v in value), default=depth)
+    return depth
+
+
+def parse_feedback_body(body: bytes) -> dict:
+    """The ``UserFeedback`` record of a ``POST /api/feedback`` body, or :class:`RequestRefused`.
+
+    The body is ``{"user_id", "action": "PICK"|"ABANDON", "track_ids"?: [...],
+    "feedback_id"?, "request_id"?, "session_id"?}``; every field is checked as the feedback agent
+    checks it (types, lengths, counts).
+    """
+    try:
+        doc = json.loads(body)
+    except (ValueError, RecursionError) as exc:
+        raise RequestRefused(400, f"the body is not JSON: {str(exc)[:200]}") from None
+    if not isinstance(doc, dict):
+        raise RequestRefused(400, "the body must be a JSON object")
+    if _json_depth(doc) > MAX_JSON_DEPTH:
+        raise RequestRefused(400, f"the JSON is nested deeper than {MAX_JSON_DEPTH} levels")
+    action = doc.get("action")
+    if not isinstance(action, str):
+        raise RequestRefused(400, "action must be the string PICK or ABANDON")
+    track_ids = doc.get("track_ids", [])
+    if not isinstance(track_ids, list):
+        raise RequestRefused(400, "track_ids must be a JSON list of track id strings")
+    try:
+        user_id = check_id("user_id", doc.get("user_id"))
+        event = feedback_event(
+            user_id,
+            action.upper(),
+            track_ids,
+            feedback_id=check_id("feedback_id", doc.get("feedback_id"), required=False) or None,
+            request_id=check_id("request_id", doc.get("request_id"), required=False) or None,
+            session_id=check_id("session_id", doc.get("session_id"), required=False),
+        )
+        return check_feedback_event(event, user_id.encode())
+    except InvalidEventError as exc:
+        raise RequestRefused(400, str(exc)) from exc
+
+
+class _ApiView(View):
+    """A view whose refusals are one INFO line in the log and a JSON ``{"error": reason}``."""
+
+    async def on_request_error(self, request: Request, exc: WebError) -> Response:
+        logger.info("refused %s %s: %s %s", request.method, request.path, exc.code, exc.detail)
+        return self.json({"error": exc.detail}, status=exc.code)
 
 
 def define_views(app: faust.App, tables: Tables) -> None:
@@ -113,8 +235,9 @@ def define_views(app: faust.App, tables: Tables) -> None:
     feedback_codec = codec_for("UserFeedback")
     waiter = ReplyWaiter(settings, settings.topic("recommendations"))
 
-    def denied(view: View) -> Response:
-        return view.json({"error": "missing or wrong bearer token"}, status=401)
+    def authorise(request: Request) -> None:
+        if not _authorised(settings, request):
+            raise RequestRefused(401, "missing or wrong bearer token")
 
     @app.page("/")
     class Home(View):
@@ -125,17 +248,22 @@ def define_views(app: faust.App, tables: Tables) -> None:
 
     @app.page("/health")
     class Health(View):
-        """Liveness and a summary of this worker's local state."""
+        """Liveness, and whether this worker can answer: its tables are recovered and every
+        model is loaded (``ready``)."""
 
         async def get(self, request: Request) -> Response:
-            ready = app.tables.recovery.completed.is_set() and not app.rebalancing
+            tables_ready = app.tables.recovery.completed.is_set() and not app.rebalancing
             hub = components.models
+            models_ready = hub is None or hub.ready
             return self.json(
                 {
                     "status": "ok",
-                    "ready": ready,
+                    "ready": tables_ready and models_ready,
+                    "tables_ready": tables_ready,
+                    "models_ready": models_ready,
                     "app_id": app.conf.id,
                     "tracks_local": len(tables.tracks),
+                    "pending_replies": waiter.pending,
                     "models": {
                         "music": getattr(hub.music, "version", None) if hub else None,
                         "themes": hub.themes_version if hub else None,
@@ -166,25 +294,23 @@ def define_views(app: faust.App, tables: Tables) -> None:
             )
 
     @app.page("/api/tracks/{track_id}")
-    class TrackView(View):
+    class TrackView(_ApiView):
         """One track's table entry (routed to the worker that owns its partition)."""
 
         @app.table_route(table=tables.tracks, match_info="track_id")
         async def get(self, request: Request, track_id: str) -> Response:
-            if not _authorised(settings, request):
-                return denied(self)
+            authorise(request)
             entry = tables.tracks.get(track_id)
             if entry is None:
                 return self.json({"error": f"no track {track_id!r}"}, status=404)
             return self.json({"track_id": track_id, **entry})
 
     @app.page("/api/catalog/{emotion}")
-    class CatalogView(View):
+    class CatalogView(_ApiView):
         """Track cards of one emotion, by theme (the catalog is global: any worker answers)."""
 
         async def get(self, request: Request, emotion: str) -> Response:
-            if not _authorised(settings, request):
-                return denied(self)
+            authorise(request)
             themes = tables.catalog.get(emotion) or {}
             out = {}
             for theme, ids in sorted(themes.items(), key=lambda kv: int(kv[0])):
@@ -192,68 +318,54 @@ def define_views(app: faust.App, tables: Tables) -> None:
             return self.json({"emotion": emotion, "themes": out})
 
     @app.page("/api/users/{user_id}/session")
-    class SessionView(View):
+    class SessionView(_ApiView):
         """A user's session (routed to the worker that owns the user's partition)."""
 
         @app.table_route(table=tables.sessions, match_info="user_id")
         async def get(self, request: Request, user_id: str) -> Response:
-            if not _authorised(settings, request):
-                return denied(self)
+            authorise(request)
             session = tables.sessions.get(user_id)
             if session is None:
                 return self.json({"error": f"no session for {user_id!r}"}, status=404)
+            shown = normalise_session(session)
             return self.json(
-                {"user_id": user_id, **{k: v for k, v in session.items() if k != "handled"}}
+                {"user_id": user_id, **{k: v for k, v in shown.items() if k != "handled"}}
             )
 
     @app.page("/api/clips")
-    class ClipView(View):
+    class ClipView(_ApiView):
         """POST a voice clip; get the recommendation."""
 
         async def post(self, request: Request) -> Response:
-            if not _authorised(settings, request):
-                return denied(self)
-            user_id = request.query.get("user_id", "")
-            if not user_id:
-                return self.json({"error": "user_id is required (query parameter)"}, status=400)
-            if (request.content_length or 0) > MAX_CLIP_BYTES:
-                return self.json(
-                    {"error": f"the clip is over {MAX_CLIP_BYTES // 2**20} MB"}, status=413
-                )
-            if request.content_type.startswith("multipart/"):
-                form = await request.post()
-                field = form.get("clip")
-                data = (
-                    field.file.read(MAX_CLIP_BYTES + 1)
-                    if field is not None and hasattr(field, "file")
-                    else b""
-                )
-            else:
-                data = await request.content.read(MAX_CLIP_BYTES + 1)
-            if len(data) > MAX_CLIP_BYTES:
-                return self.json(
-                    {"error": f"the clip is over {MAX_CLIP_BYTES // 2**20} MB"}, status=413
-                )
-            problem = await asyncio.to_thread(_check_clip, data)
-            if problem:
-                return self.json({"error": problem}, status=413 if "limit" in problem else 400)
-            request_id = request.query.get("request_id") or uuid.uuid4().hex
-            await waiter.start()
-            future = waiter.expect(request_id)
-            event = {
-                "request_id": request_id, "user_id": user_id,
-                "session_id": request.query.get("session_id", ""), "audio": data, "audio_key": None,
-                "codec": "auto", "sample_rate": None, "submitted_at": int(time.time() * 1000),
-            }  # fmt: skip
-            await components.topics.voice_clips.send(
-                key=user_id.encode(), value=clip_codec.encode(event)
-            )
+            authorise(request)
             try:
-                answer = await asyncio.wait_for(future, timeout=_REPLY_TIMEOUT_S)
-            except asyncio.TimeoutError:
-                return self.json(
-                    {"error": "no answer in time", "request_id": request_id}, status=504
+                user_id = check_id("user_id (query parameter)", request.query.get("user_id"))
+                request_id = check_id("request_id", request.query.get("request_id"), required=False)
+                session_id = check_id("session_id", request.query.get("session_id"), required=False)
+            except InvalidEventError as exc:
+                raise RequestRefused(400, str(exc)) from exc
+            data = await read_body(
+                request,
+                limit=MAX_CLIP_BYTES,
+                timeout_s=settings.web_body_timeout_s,
+                what="the clip",
+            )
+            await asyncio.to_thread(_gate_clip, data)
+            event = clip_event(
+                user_id, audio=data, request_id=request_id or None, session_id=session_id
+            )
+            await waiter.start()
+            async with waiter.expecting(event["request_id"]) as future:
+                await components.topics.voice_clips.send(
+                    key=user_id.encode(), value=clip_codec.encode(event)
                 )
+                try:
+                    answer = await asyncio.wait_for(future, timeout=settings.web_reply_timeout_s)
+                except asyncio.TimeoutError:
+                    return self.json(
+                        {"error": "no answer in time", "request_id": event["request_id"]},
+                        status=504,
+                    )
             store = components.store
             for entry in answer["playlist"]:
                 if store is not None:
@@ -263,27 +375,27 @@ def define_views(app: faust.App, tables: Tables) -> None:
             return self.json(answer)
 
     @app.page("/api/feedback")
-    class FeedbackView(View):
+    class FeedbackView(_ApiView):
         """POST {"user_id", "action": "PICK"|"ABANDON", "track_ids": [...], "request_id"?}."""
 
         async def post(self, request: Request) -> Response:
-            if not _authorised(settings, request):
-                return denied(self)
-            try:
-                body = json.loads(await request.text())
-                action = str(body["action"]).upper()
-                user_id = str(body["user_id"])
-                if action not in ("PICK", "ABANDON"):
-                    raise ValueError(f"action must be PICK or ABANDON, not {action!r}")
-                track_ids = [str(t) for t in body.get("track_ids", [])]
-            except (KeyError, ValueError, TypeError) as exc:
-                return self.json({"error": f"bad feedback: {exc}"}, status=400)
-            event = {
-                "feedback_id": body.get("feedback_id") or uuid.uuid4().hex, "user_id": user_id,
-                "session_id": str(body.get("session_id", "")), "request_id": body.get("request_id"),
-                "action": action, "track_ids": track_ids, "created_at": int(time.time() * 1000),
-            }  # fmt: skip
+            authorise(request)
+            body = await read_body(
+                request,
+                limit=MAX_FEEDBACK_BODY_BYTES,
+                timeout_s=settings.web_body_timeout_s,
+                what="the feedback body",
+            )
+            event = parse_feedback_body(body)
+            session = tables.sessions.get(event["user_id"])
+            if event["action"] == "PICK" and session is not None:
+                # This worker holds the listener's session: refuse a bad pick at once (the
+                # worker that owns it dead-letters it otherwise, with the same reason).
+                try:
+                    check_pick(session, event["track_ids"])
+                except InvalidEventError as exc:
+                    raise RequestRefused(400, str(exc)) from exc
             await components.topics.feedback.send(
-                key=user_id.encode(), value=feedback_codec.encode(event)
+                key=event["user_id"].encode(), value=feedback_codec.encode(event)
             )
             return self.json({"accepted": event["feedback_id"]}, status=202)

@@ -33,8 +33,10 @@ class WorkerProcess:
         self.log_path = log_dir / f"worker-{self.settings.web_port}.log"
         self.proc: subprocess.Popen | None = None
 
-    def start(self, timeout_s: float = 90.0) -> WorkerProcess:
-        """Start the worker and wait until ``/health`` says it is ready (tables recovered)."""
+    def start(self, timeout_s: float = 90.0, *, ready: str = "ready") -> WorkerProcess:
+        """Start the worker (again, after a kill: same port, same local store) and wait until
+        ``/health`` says ``ready`` (tables recovered and models loaded), or the flag named
+        ``ready`` (``"tables_ready"`` for a worker that has no promoted models)."""
         env = {**os.environ, **self.settings.to_env()}
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as log:
@@ -50,7 +52,7 @@ class WorkerProcess:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"worker exited with {self.proc.returncode}:\n{self.log_tail()}")
             try:
-                if self.get("/health")["ready"]:
+                if self.get("/health")[ready]:
                     return self
             except (urllib.error.URLError, OSError, ValueError):
                 pass

@@ -2,7 +2,22 @@
 
 from __future__ import annotations
 
-from streams.recommendation import already_handled, apply_feedback, recommend
+import json
+
+import pytest
+
+from streams.exceptions import FeedbackRefusedError
+from streams.limits import MAX_FEEDBACK_TRACKS, MAX_ID_CHARS
+from streams.recommendation import (
+    MAX_OFFERED,
+    MAX_RECOMMENDED,
+    MAX_REMEMBERED_IDS,
+    already_handled,
+    apply_feedback,
+    normalise_session,
+    recommend,
+)
+from streams.tables import MAX_VALUE_BYTES
 
 THEMES = {"0": ["a1", "a2"], "1": ["b1", "b2", "b3"], "3": ["c1"]}
 THEME_OF = {t: ("sad", int(theme)) for theme, ids in THEMES.items() for t in ids}
@@ -23,9 +38,10 @@ def test_first_occurrence_gives_one_random_track_per_theme() -> None:
 
 
 def test_picks_teach_the_preferred_theme_and_later_clips_follow_it_without_repeats() -> None:
-    session, _ = recommend(None, request_id="r1", emotion="sad", themes=THEMES)
+    session, first = recommend(None, request_id="r1", emotion="sad", themes=THEMES)
+    (picked,) = [t for t in first.track_ids if THEME_OF[t][1] == 1]  # the theme-1 track offered
     session = apply_feedback(
-        session, feedback_id="f1", action="PICK", track_ids=["b2"], theme_of=THEME_OF
+        session, feedback_id="f1", action="PICK", track_ids=[picked], theme_of=THEME_OF
     )
     seen = []
     for i in range(2):
@@ -34,7 +50,8 @@ def test_picks_teach_the_preferred_theme_and_later_clips_follow_it_without_repea
         )
         assert answer.step == "PREFERRED_THEME" and answer.theme_id == 1
         seen += answer.track_ids
-    assert sorted(seen) == ["b1", "b3"]  # the picked b2 is not offered again; no repeats
+    # The picked track is not offered again; no repeats.
+    assert sorted(seen) == sorted(t for t in THEMES["1"] if t != picked)
     session, answer = recommend(session, request_id="r9", emotion="sad", themes=THEMES, size=3)
     assert sorted(answer.track_ids) == ["b1", "b2", "b3"]  # exhausted: a new round
 
@@ -46,9 +63,9 @@ def test_seen_emotion_without_a_pick_offers_every_theme_again() -> None:
 
 
 def test_abandon_clears_the_history_and_the_flow_starts_over() -> None:
-    session, _ = recommend(None, request_id="r1", emotion="sad", themes=THEMES)
+    session, first = recommend(None, request_id="r1", emotion="sad", themes=THEMES)
     session = apply_feedback(
-        session, feedback_id="f1", action="PICK", track_ids=["a1"], theme_of=THEME_OF
+        session, feedback_id="f1", action="PICK", track_ids=first.track_ids[:1], theme_of=THEME_OF
     )
     session = apply_feedback(session, feedback_id="f2", action="ABANDON", track_ids=[], theme_of={})
     assert session["emotions"] == {}
@@ -61,3 +78,85 @@ def test_no_speech_and_no_tracks_are_explicit() -> None:
     assert answer.step == "NO_SPEECH" and answer.track_ids == []
     _, answer = recommend(None, request_id="r2", emotion="calm", themes={})
     assert answer.step == "NO_TRACKS" and "calm" in answer.reason
+
+
+# --- bounds: a client cannot grow a session without limit (issue 15, item 1) ---------------
+
+
+def test_a_pick_must_name_tracks_that_were_offered() -> None:
+    session, first = recommend(None, request_id="r1", emotion="sad", themes=THEMES)
+    not_offered = next(t for t in THEME_OF if t not in first.track_ids)
+    with pytest.raises(FeedbackRefusedError, match="was not offered to this listener"):
+        apply_feedback(
+            session, feedback_id="f1", action="PICK", track_ids=[not_offered], theme_of=THEME_OF
+        )
+    with pytest.raises(FeedbackRefusedError, match="was not offered"):
+        apply_feedback(None, feedback_id="f1", action="PICK", track_ids=["a1"], theme_of=THEME_OF)
+    with pytest.raises(FeedbackRefusedError, match="at least one track"):
+        apply_feedback(session, feedback_id="f1", action="PICK", track_ids=[], theme_of=THEME_OF)
+    many = [f"t{i}" for i in range(MAX_FEEDBACK_TRACKS + 1)]
+    with pytest.raises(FeedbackRefusedError, match="the limit is 50"):
+        apply_feedback(session, feedback_id="f1", action="PICK", track_ids=many, theme_of={})
+
+
+def test_one_offered_track_picked_37000_times_counts_once() -> None:
+    session, first = recommend(None, request_id="r1", emotion="sad", themes=THEMES)
+    picked = first.track_ids[0]
+    after = apply_feedback(
+        session, feedback_id="f1", action="PICK", track_ids=[picked] * 37_000, theme_of=THEME_OF
+    )
+    assert after["emotions"]["sad"]["recommended"] == [picked]
+    assert len(json.dumps(after)) < 1_000
+
+
+def _worst_case_session() -> dict:
+    """Every list full, every id as long as ids may be."""
+
+    def ids(prefix: str, n: int) -> list[str]:
+        return [f"{prefix}{i}".ljust(MAX_ID_CHARS, "x") for i in range(n)]
+
+    return {
+        "emotions": {
+            e: {
+                "preferred_theme": 1,
+                "offered": ids(f"o{e}", MAX_OFFERED),
+                "recommended": ids(f"r{e}", MAX_RECOMMENDED),
+            }
+            for e in ("sad", "happy", "angry", "calm")
+        },
+        "handled": ids("h", MAX_REMEMBERED_IDS),
+        "last": {"request_id": "x" * MAX_ID_CHARS, "emotion": "sad"},
+    }
+
+
+def test_the_largest_session_the_bounds_allow_fits_the_sessions_table_bound() -> None:
+    worst = _worst_case_session()
+    assert normalise_session(worst) == worst  # already within every bound
+    assert len(json.dumps(worst, separators=(",", ":"))) < MAX_VALUE_BYTES["sessions"]
+
+
+def test_an_oversize_stored_session_is_repaired_keeping_the_most_recent_ids() -> None:
+    """The session that killed the worker: ~17 MB of repeated picks, grown before the bounds."""
+    grown = {
+        "emotions": {
+            "sad": {
+                "preferred_theme": 1,
+                "offered": ["b1", "b2"],
+                "recommended": ["b2"] * 700_000 + [f"r{i}" for i in range(1_000)],
+            },
+            "bogus": {"recommended": ["x"] * 10},
+        },
+        "handled": [f"id{i}" for i in range(5_000)],
+        "last": {"request_id": "r1", "emotion": "sad"},
+    }
+    assert len(json.dumps(grown)) > 4_000_000
+    fixed = normalise_session(grown)
+    assert set(fixed["emotions"]) == {"sad"}
+    recommended = fixed["emotions"]["sad"]["recommended"]
+    assert len(recommended) == MAX_RECOMMENDED and recommended[-1] == "r999"
+    assert fixed["handled"] == [f"id{i}" for i in range(4_800, 5_000)]
+    assert fixed["emotions"]["sad"]["preferred_theme"] == 1
+    assert len(json.dumps(fixed)) < MAX_VALUE_BYTES["sessions"]
+    # A pick applied to it writes back a bounded session.
+    after = apply_feedback(grown, feedback_id="f", action="PICK", track_ids=["b1"], theme_of={})
+    assert len(json.dumps(after)) < MAX_VALUE_BYTES["sessions"]

@@ -1,0 +1,114 @@
+"""The listener events (voice clips and feedback): built in one place, checked in one place.
+
+The HTTP API, :mod:`streams.client` and outside producers create the same ``VoiceClipSubmitted``
+and ``UserFeedback`` records; the agents check every one they read against the same rules before
+it touches a session, so a request the HTTP API refuses is also refused (dead-lettered with the
+same reason) when it arrives on Kafka.
+
+Rule for keys: ``voice.clips`` and ``feedback`` are keyed by the UTF-8 ``user_id`` of the
+payload. The key places the listener's events on the partition of its session; an event whose key
+differs from its ``user_id`` is refused (``KeyMismatchError``), never applied to a session it
+does not name.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+from streams.exceptions import InvalidEventError, KeyMismatchError
+from streams.limits import MAX_FEEDBACK_TRACKS, check_id
+
+__all__ = ["clip_event", "feedback_event", "check_clip_event", "check_feedback_event"]
+
+FEEDBACK_ACTIONS = ("PICK", "ABANDON")
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def clip_event(
+    user_id: str,
+    *,
+    audio: bytes | None = None,
+    audio_key: str | None = None,
+    request_id: str | None = None,
+    session_id: str = "",
+) -> dict:
+    """A ``VoiceClipSubmitted`` record for ``user_id`` (inline ``audio`` or an ``audio_key``)."""
+    if (audio is None) == (audio_key is None):
+        raise InvalidEventError("a clip has exactly one of audio (bytes) and audio_key")
+    return {
+        "request_id": request_id or uuid.uuid4().hex,
+        "user_id": user_id,
+        "session_id": session_id,
+        "audio": audio,
+        "audio_key": audio_key,
+        "codec": "auto",
+        "sample_rate": None,
+        "submitted_at": _now_ms(),
+    }
+
+
+def feedback_event(
+    user_id: str,
+    action: str,
+    track_ids: list[str] | tuple[str, ...] = (),
+    *,
+    feedback_id: str | None = None,
+    request_id: str | None = None,
+    session_id: str = "",
+) -> dict:
+    """A ``UserFeedback`` record: a PICK of ``track_ids`` or an ABANDON."""
+    return {
+        "feedback_id": feedback_id or uuid.uuid4().hex,
+        "user_id": user_id,
+        "session_id": session_id,
+        "request_id": request_id,
+        "action": action,
+        "track_ids": list(track_ids),
+        "created_at": _now_ms(),
+    }
+
+
+def _check_key(key: bytes | None, user_id: str) -> None:
+    if key != user_id.encode():
+        shown = "no key" if key is None else f"the key {bytes(key[:64])!r}"
+        raise KeyMismatchError(
+            f"the event has {shown} but user_id {user_id!r}: key voice.clips and feedback events "
+            "by the UTF-8 user id"
+        )
+
+
+def check_clip_event(record: dict, key: bytes | None) -> dict:
+    """``record`` if its ids and key follow the contract, else :class:`InvalidEventError`."""
+    check_id("user_id", record.get("user_id"))
+    check_id("request_id", record.get("request_id"))
+    check_id("session_id", record.get("session_id"), required=False)
+    if record.get("audio") is None:
+        check_id("audio_key", record.get("audio_key"))
+    _check_key(key, record["user_id"])
+    return record
+
+
+def check_feedback_event(record: dict, key: bytes | None) -> dict:
+    """``record`` if its ids, action, track ids and key follow the contract, else
+    :class:`InvalidEventError` (whether the PICKed tracks were offered is the session's call)."""
+    check_id("user_id", record.get("user_id"))
+    check_id("feedback_id", record.get("feedback_id"))
+    check_id("session_id", record.get("session_id"), required=False)
+    check_id("request_id", record.get("request_id"), required=False)
+    if record.get("action") not in FEEDBACK_ACTIONS:
+        raise InvalidEventError(f"action must be PICK or ABANDON, not {record.get('action')!r}")
+    track_ids = record.get("track_ids")
+    if not isinstance(track_ids, list):
+        raise InvalidEventError("track_ids must be a list of track ids")
+    if len(track_ids) > MAX_FEEDBACK_TRACKS:
+        raise InvalidEventError(
+            f"track_ids holds {len(track_ids)} ids; the limit is {MAX_FEEDBACK_TRACKS}"
+        )
+    for track_id in track_ids:
+        check_id("each of track_ids", track_id)
+    _check_key(key, record["user_id"])
+    return record
