@@ -35,6 +35,7 @@ __all__ = [
     "ServiceStatus",
     "ensure_kafka_jars",
     "ensure_minio_binary",
+    "new_kafka_cluster_id",
     "stack_up",
     "stack_down",
     "stack_status",
@@ -52,6 +53,19 @@ MAVEN_DEPENDENCY_PLUGIN = "org.apache.maven.plugins:maven-dependency-plugin:3.8.
 _HERE = Path(__file__).resolve().parent
 _KAFKA_HEAP = "-Xms256m -Xmx512m"
 _START_TIMEOUT_S = 90.0
+
+
+def new_kafka_cluster_id() -> str:
+    """A random KRaft cluster id, as Kafka's own ``Uuid.randomUuid`` makes them.
+
+    The id is 16 random bytes in URL-safe base64 without padding. Like Kafka, this draws again
+    when the id would start with ``-``: the storage tool's argument parser would take such an
+    id for an option (one format in 64 failed that way before this check).
+    """
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
 
 
 @dataclass(frozen=True)
@@ -285,9 +299,9 @@ def _start_kafka(settings: Settings) -> None:
         "-cp", classpath,
     ]  # fmt: skip
     if not (root / "data" / "meta.properties").exists():
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
         result = subprocess.run(
-            [*jvm, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(config)],
+            [*jvm, "kafka.tools.StorageTool", "format",
+             f"--cluster-id={new_kafka_cluster_id()}", "--config", str(config)],
             capture_output=True, text=True,
         )  # fmt: skip
         if result.returncode != 0:
