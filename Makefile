@@ -1,13 +1,14 @@
 # moodstream: the two commands that do all set-up on a fresh machine are `make demo` and `make test`.
 # Everything they need is installed from here: a Python venv with the project, the Debian packages
-# listed in deploy/local/debian-packages.txt, the Kafka jars (Maven Central) and MinIO (Go proxy).
+# listed in deploy/local/debian-packages*.txt (the -demo list only for demo and bench), the Kafka
+# jars (Maven Central) and MinIO (Go proxy).
 
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install system-deps stack-up stack-down stack-status lint test test-unit demo bench clean
+.PHONY: install system-deps demo-deps stack-up stack-down stack-status lint test test-unit demo bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,6 +18,10 @@ $(STAMP): pyproject.toml
 
 system-deps:
 	@bash deploy/local/install-system-deps.sh
+
+# Real music for the demo and the benchmarks (Debian's wesnoth-1.16-music, about 150 MB).
+demo-deps:
+	@bash deploy/local/install-system-deps.sh deploy/local/debian-packages-demo.txt
 
 install: system-deps $(STAMP)
 
@@ -29,9 +34,11 @@ stack-down:
 stack-status:
 	$(BIN)/moodstream stack status
 
+# Style, formatting, and the package layers (pyproject.toml [tool.importlinter]).
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 # The whole suite: unit, agent, integration (real Kafka + MinIO), model and regression tests.
 test: install stack-up lint
@@ -42,11 +49,11 @@ test-unit: install lint
 	MOODSTREAM_TEST_NO_STACK=1 $(BIN)/pytest
 
 # Speed and memory figures (quoted in the README); installs the evaluation-only extras.
-bench: install
+bench: install demo-deps
 	$(BIN)/pip install -q -e '.[dev,bench]'
 	$(BIN)/moodstream bench features
 
-demo: install stack-up
+demo: install demo-deps stack-up
 	$(BIN)/moodstream demo
 
 clean: stack-down

@@ -39,13 +39,13 @@ async def _one(settings, concurrency: int, n: int, seconds: float, seed: int) ->
     from crawler.crawl import Crawler
     from crawler.profile import load_profile
     from crawler.testsite import MusicSite
-    from models.registry import minio_client
+    from models.storage import minio_client
 
     tag = uuid.uuid4().hex[:8]
     run_settings = settings.replace(
         bucket_audio=f"bench-crawl-{tag}", topic_prefix=f"bench-{tag}", app_id=f"bench-{tag}"
     )
-    client = minio_client(run_settings)
+    client = minio_client(run_settings.object_store)
     client.make_bucket(run_settings.bucket_audio)
     with tempfile.TemporaryDirectory() as folder:
         _tracks(Path(folder), n, seconds, seed)
@@ -59,7 +59,7 @@ async def _one(settings, concurrency: int, n: int, seconds: float, seed: int) ->
 
         await asyncio.to_thread(ensure_topics, run_settings)
         started = time.perf_counter()
-        counters = await Crawler(profile, run_settings).run()
+        counters = await Crawler(profile, run_settings.crawl_target).run()
         elapsed = time.perf_counter() - started
         await site.stop()
     for obj in client.list_objects(run_settings.bucket_audio, recursive=True):

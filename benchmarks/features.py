@@ -19,39 +19,41 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-__all__ = ["DEFAULT_CORPUS", "run_features_bench", "format_report"]
+from models.datasets.wesnoth import audio_files, wesnoth_music
 
-DEFAULT_CORPUS = Path("/usr/share/games/wesnoth/1.16/data/core/music")
-_CORPUS_PACKAGE = "wesnoth-1.16-music"
+__all__ = [
+    "IMPLEMENTATIONS",
+    "MissingExtraError",
+    "available_implementations",
+    "run_features_bench",
+    "format_report",
+]
+
 _SINGLE_THREAD = {
     k: "1"
     for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
 }
-AUDIO_SUFFIXES = {".ogg", ".opus", ".flac", ".wav", ".mp3", ".m4a"}
 IMPLEMENTATIONS = ("moodstream", "librosa_reference", "opensmile_egemaps")
+#: Implementation -> (the module it needs, what to install when it is missing).
+_NEEDS = {"opensmile_egemaps": ("opensmile", "pip install -e '.[bench]' (make bench does)")}
 
 
-def ensure_default_corpus(log=print) -> Path:
-    """The 41 orchestral tracks of Debian's wesnoth music package, installed when missing."""
-    if DEFAULT_CORPUS.is_dir() and any(DEFAULT_CORPUS.glob("*.ogg")):
-        return DEFAULT_CORPUS
-    log(f"installing Debian package {_CORPUS_PACKAGE} (about 150 MB) for the default corpus ...")
-    sudo = [] if os.geteuid() == 0 else ["sudo"]
-    subprocess.run([*sudo, "apt-get", "update", "-qq"], check=True)
-    subprocess.run(
-        [*sudo, "apt-get", "install", "-y", "-qq", "--no-install-recommends", _CORPUS_PACKAGE],
-        check=True,
-        env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
-    )
-    return DEFAULT_CORPUS
+class MissingExtraError(RuntimeError):
+    """An implementation was asked for whose package is not installed."""
 
 
-def corpus_files(corpus: Path, *, limit: int | None = None) -> list[Path]:
-    """The audio files of ``corpus`` by name (the first ``limit``); SystemExit when there are none."""
-    files = sorted(p for p in corpus.iterdir() if p.suffix.lower() in AUDIO_SUFFIXES)[:limit]
-    if not files:
-        raise SystemExit(f"no audio files in {corpus}")
-    return files
+def available_implementations() -> dict[str, str | None]:
+    """Each implementation -> ``None`` when it can run here, else what to install."""
+    import importlib.util
+
+    return {
+        impl: (
+            None
+            if impl not in _NEEDS or importlib.util.find_spec(_NEEDS[impl][0]) is not None
+            else f"the {_NEEDS[impl][0]!r} package is missing: {_NEEDS[impl][1]}"
+        )
+        for impl in IMPLEMENTATIONS
+    }
 
 
 def _run_child(impl: str, files: list[str], workdir: Path) -> tuple[dict, dict | None]:
@@ -135,7 +137,7 @@ def run_features_bench(
     directory: Path | None = None,
     *,
     limit: int | None = None,
-    implementations=IMPLEMENTATIONS,
+    implementations: tuple[str, ...] | None = None,
     rounds: int = 2,
     log=print,
 ) -> dict:
@@ -143,12 +145,33 @@ def run_features_bench(
 
     Every implementation runs ``rounds`` times, in alternating order, each time in a fresh
     single-threaded process; each file counts with its cheapest round (:func:`_best_of_rounds`).
+    By default every implementation that can run here does; the others are listed under
+    ``skipped`` with what to install. ``directory`` defaults to the wesnoth corpus.
+
+    Raises
+    ------
+    MissingExtraError
+        An implementation named in ``implementations`` cannot run here.
+    DatasetError
+        No audio to measure (the default corpus is not installed, or the folder has none).
     """
-    corpus = Path(directory) if directory else ensure_default_corpus(log)
-    files = [str(p) for p in corpus_files(corpus, limit=limit)]
+    missing = available_implementations()
+    if implementations is None:
+        implementations = tuple(impl for impl in IMPLEMENTATIONS if missing[impl] is None)
+    else:
+        for impl in implementations:
+            if missing[impl] is not None:
+                raise MissingExtraError(f"cannot run {impl}: {missing[impl]}")
+    skipped = {impl: why for impl, why in missing.items() if impl not in implementations and why}
+    for impl, why in skipped.items():
+        log(f"skipping {impl}: {why}")
+    corpus = Path(directory) if directory else wesnoth_music()
+    files = [str(p) for p in audio_files(corpus, limit=limit)]
     workdir = Path(tempfile.mkdtemp(prefix="moodstream-bench-"))
     try:
         report: dict = {"corpus": str(corpus), "files": len(files), "rounds": rounds}
+        if skipped:
+            report["skipped"] = skipped
         matrices = {}
         summaries: dict[str, list[dict]] = {impl: [] for impl in implementations}
         for round_no in range(rounds):
@@ -214,6 +237,8 @@ def format_report(report: dict) -> str:
     lines.append(
         f"moodstream peak RSS on a 10-minute track: {report['moodstream']['peak_rss_mb_10min_track']:.0f} MB above the interpreter"
     )
+    for impl, why in report.get("skipped", {}).items():
+        lines.append(f"{impl} not run: {why}")
     if "agreement_pearson_r" in report:
         lines.append("\nagreement with the librosa reference (Pearson r per column, by group):")
         r = np.array(report["agreement_pearson_r"])

@@ -32,9 +32,9 @@ def _cpu_seconds(pid: int) -> float:
 def _tracks_in_store(settings, limit: int) -> list[dict]:
     """Audio objects the crawler stored (with their metadata), up to ``limit``."""
     from crawler.crawl import track_id_for
-    from models.registry import minio_client
+    from models.storage import minio_client
 
-    client = minio_client(settings)
+    client = minio_client(settings.object_store)
     out = []
     for obj in client.list_objects(settings.bucket_audio, prefix="tracks/", recursive=True):
         stat = client.stat_object(settings.bucket_audio, obj.object_name)

@@ -36,15 +36,15 @@ from urllib.parse import urljoin
 from crawler.fetch import Fetcher, FetchError
 from crawler.profile import SiteProfile
 from crawler.state import CrawlState, metadata_key
+from crawler.target import CrawlTarget
+from models.storage import minio_client
 from schemas.codec import codec_for
-from streams.settings import Settings
-from streams.topics import TOPIC_NAMES
+from schemas.emotions import EMOTIONS
 
 __all__ = ["CrawlCounters", "Crawler", "parse_duration", "track_id_for"]
 
 logger = logging.getLogger(__name__)
 
-_EMOTIONS = {"sad", "happy", "angry", "calm"}
 _AUDIO_TYPES = {
     ".ogg": "audio/ogg",
     ".flac": "audio/flac",
@@ -107,20 +107,18 @@ class Crawler:
     def __init__(
         self,
         profile: SiteProfile,
-        settings: Settings,
+        target: CrawlTarget,
         *,
         client=None,
         progress=None,
         backoff_base_s: float = 0.2,
     ) -> None:
-        from models.registry import minio_client
-
         self.profile = profile
-        self.settings = settings
-        self.client = client or minio_client(settings)
-        self.state = CrawlState(self.client, settings.bucket_audio, profile.name)
+        self.target = target
+        self.client = client or minio_client(target.store)
+        self.state = CrawlState(self.client, target.bucket, profile.name)
         self.codec = codec_for("TrackDiscovered")
-        self.topic = settings.topic(TOPIC_NAMES["track_discovered"])
+        self.topic = target.topic
         self.progress = progress
         self.backoff_base_s = backoff_base_s
         self.counters = CrawlCounters()
@@ -139,10 +137,10 @@ class Crawler:
 
         started = time.monotonic()
         self._producer = AIOKafkaProducer(
-            bootstrap_servers=self.settings.kafka_bootstrap,
+            bootstrap_servers=self.target.kafka_bootstrap,
             acks="all",
             enable_idempotence=True,
-            transactional_id=f"{self.settings.app_id}-crawler-{self.profile.name}",
+            transactional_id=f"{self.target.transactional_id_prefix}-crawler-{self.profile.name}",
         )
         await self._producer.start()  # fences any earlier incarnation of this crawler
         try:
@@ -169,7 +167,7 @@ class Crawler:
             return
         self.counters.pages += 1
         found = self.profile.find("playlist_emotion", page.text)
-        if found and found.lower() in _EMOTIONS:
+        if found and found.lower() in EMOTIONS:
             emotion = found.lower()
         tracks = [urljoin(url, link) for link in self.profile.find_all("track_link", page.text)]
         await asyncio.gather(*(self._track_slot(t, emotion) for t in tracks))
@@ -254,7 +252,7 @@ class Crawler:
         object_key = f"tracks/{content_sha256}{suffix}"
         track_id = track_id_for(content_sha256)
         await self._io(
-            self.client.put_object, self.settings.bucket_audio, object_key, io.BytesIO(audio.body),
+            self.client.put_object, self.target.bucket, object_key, io.BytesIO(audio.body),
             len(audio.body), content_type=_AUDIO_TYPES.get(suffix, "application/octet-stream"),
             metadata={"track-id": track_id, "source-url": audio_url,
                       **{f"meta-{k}": str(v).encode("ascii", "replace").decode() for k, v in metadata.items()}},
@@ -288,7 +286,7 @@ class Crawler:
 
         tp = TopicPartition(self.topic, record["partition"])
         consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.settings.kafka_bootstrap,
+            bootstrap_servers=self.target.kafka_bootstrap,
             enable_auto_commit=False,
             isolation_level="read_committed",
         )

@@ -3,11 +3,11 @@
 Decoding and resampling happen here, once, at the edge; feature functions take ``y`` and ``sr``.
 Two decoders, each where it is fastest:
 
-- **libsndfile** (``soundfile``) for WAV, FLAC and AIFF: it opens a short clip in ~0.1 ms, where
-  FFmpeg needs ~2.5 ms, and voice clips arrive as WAV.
+- **libsndfile** (``soundfile``) for WAV, FLAC and AIFF: it opens a short clip far faster than
+  FFmpeg opens a container, and voice clips arrive as WAV.
 - **FFmpeg** (PyAV) for everything else: OGG Vorbis/Opus, MP3, M4A/AAC, ... (the first audio
-  stream of anything FFmpeg reads). Its Vorbis decoder is about twice as fast as libsndfile's
-  libvorbis, and decoding is a large part of the cost of a track's features. Codec frames are
+  stream of anything FFmpeg reads). Its Vorbis decoder is faster than libsndfile's libvorbis,
+  and decoding is a large part of the cost of a track's features (figures: README, "Speed"). Codec frames are
   joined in FFmpeg's FIFO before numpy sees them. A WAV that libsndfile cannot read (an unusual
   codec inside) is handed to FFmpeg too.
 
@@ -78,7 +78,7 @@ def _downmix(block: np.ndarray) -> np.ndarray:
     """Mean of the channels of a (frames, channels) block, as a new contiguous float32 array.
 
     Adds column by column: ``block.mean(axis=1)`` gives the same stereo result but reduces along
-    the strided axis about 20x slower.
+    the strided axis, which is much slower.
     """
     mono = block[:, 0].astype(np.float32)
     for channel in range(1, block.shape[1]):
@@ -202,8 +202,8 @@ def _decode_with_ffmpeg(
             )
         out: _MonoAssembler | None = None  # made at the first frame: its rate is the truth
         # Codec frames are short (a few hundred samples for Vorbis): FFmpeg's FIFO joins them in
-        # C, and numpy sees ~1.5 s blocks. Converting frame by frame in Python cost as much as
-        # decoding. The FIFO refuses a frame whose format, layout or rate differs from the first.
+        # C, and numpy sees blocks of _BLOCK_SAMPLES. Converting frame by frame in Python costs
+        # about as much as the decoding itself. The FIFO refuses a frame whose format, layout or rate differs from the first.
         fifo = av.AudioFifo()
         for frame in container.decode(stream):
             frame.pts = None  # the FIFO would refuse timestamp gaps; samples are what count

@@ -9,22 +9,23 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from models.music_model import EMOTIONS, METHOD_MSE, TABLE1_ROWS, MusicModelConfig
+from models.music_model import METHOD_MSE, TABLE1_ROWS, MusicModelConfig
+from models.splits import group_folds, rbf_svm_accuracy
 from models.training import fit_music_model, pad_sequences, select_features
+from schemas.emotions import EMOTIONS
 
 __all__ = [
     "confusion_percent",
-    "group_folds",
+    "segment_statistics",
     "PAPER_TABLE1",
     "PAPER_TABLE2",
     "SVM_ROW",
     "evaluate_music",
-    "format_music_report",
+    "format_cv_report",
 ]
 
 logger = logging.getLogger(__name__)
@@ -46,29 +47,9 @@ PAPER_TABLE2 = [
 SVM_ROW = "reference: segment mean+std + RBF SVM"
 
 
-@dataclass(frozen=True)
-class _Fold:
-    train: np.ndarray
-    test: np.ndarray
-
-
-def group_folds(labels: np.ndarray, groups: np.ndarray, n_folds: int, seed: int) -> list[_Fold]:
-    from sklearn.model_selection import StratifiedGroupKFold
-
-    splitter = StratifiedGroupKFold(n_splits=n_folds, shuffle=True, random_state=seed)
-    return [_Fold(tr, te) for tr, te in splitter.split(np.zeros(len(labels)), labels, groups)]
-
-
-def _svm_accuracy(matrices, y, fold: _Fold, seed: int) -> tuple[float, np.ndarray]:
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-    from sklearn.svm import SVC
-
-    stats = np.stack([np.concatenate([m.mean(axis=0), m.std(axis=0)]) for m in matrices])
-    clf = make_pipeline(StandardScaler(), SVC(C=1.0, kernel="rbf", random_state=seed))
-    clf.fit(stats[fold.train], y[fold.train])
-    pred = clf.predict(stats[fold.test])
-    return float(np.mean(pred == y[fold.test])), pred
+def segment_statistics(matrices: list[np.ndarray]) -> np.ndarray:
+    """Mean and standard deviation of each feature over a track's segments (the SVM row's input)."""
+    return np.stack([np.concatenate([m.mean(axis=0), m.std(axis=0)]) for m in matrices])
 
 
 def confusion_percent(y_true: np.ndarray, y_pred: np.ndarray) -> list[list[float]]:
@@ -96,6 +77,7 @@ def evaluate_music(
     y = np.array([EMOTIONS.index(e) for e in labels])
     groups_arr = np.asarray(groups)
     splits = group_folds(y, groups_arr, folds, seed)
+    stats = segment_statistics(matrices)
     configs = [row.with_(**(overrides or {})) for row in rows]
     per_fold: dict[str, list[float]] = {c.name: [] for c in configs}
     per_fold[SVM_ROW] = []
@@ -119,7 +101,7 @@ def evaluate_music(
                 method_pred.append(pred)
             if progress is not None:
                 progress(1)
-        accuracy, _ = _svm_accuracy(matrices, y, fold, seed)
+        accuracy, _ = rbf_svm_accuracy(stats, y, fold, seed)
         per_fold[SVM_ROW].append(accuracy)
         logger.info("fold %d/%d done", k + 1, folds)
     report_rows = []
@@ -217,8 +199,9 @@ def write_report(report: dict, out_dir: Path) -> list[Path]:
     return written
 
 
-def format_music_report(report: dict) -> str:
-    """The table printed by ``moodstream evaluate music``, beside the paper's numbers."""
+def format_cv_report(report: dict) -> str:
+    """A cross-validation report (``evaluate music`` or ``evaluate voice``) as a table, each row
+    beside the paper's number, then the confusion matrix."""
     lines = [
         f"{report['clips']} clips, {report['groups']} groups, group-wise stratified {report['folds']}-fold CV",
         "",

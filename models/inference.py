@@ -14,9 +14,9 @@ import numpy as np
 
 from models.exceptions import FeatureParameterError
 from models.features.music import DEFAULT_SPEC
-from models.music_model import EMOTIONS
 from models.registry import ModelRecord, ModelRegistry
 from models.training import pad_sequences
+from schemas.emotions import EMOTIONS
 
 __all__ = ["MusicEmotionClassifier"]
 

@@ -9,41 +9,44 @@ from pathlib import Path
 from tqdm import tqdm
 
 from models.datasets.labelled import read_labelled_folder
-from models.evaluation import evaluate_music, format_music_report, write_report
+from models.evaluation import evaluate_music, write_report
 from models.feature_cache import MusicFeatureCache
 from models.features.music import DEFAULT_SPEC
 from models.music_model import METHOD_MSE, TABLE1_ROWS, MusicModelConfig
-from models.registry import ModelRecord, store_trained_model
+from models.registry import ModelRecord, ModelRegistry, store_trained_model
 from models.training import fit_music_model
-from streams.settings import Settings
 
 __all__ = ["load_music_set", "run_train_music", "run_evaluate_music"]
 
 logger = logging.getLogger(__name__)
 
 
-def load_music_set(settings: Settings, data_dir: Path, group_col: str | None = None):
-    """(clips, segment matrices, file hashes) of a labelled folder, features from the cache."""
+def load_music_set(cache_dir: Path, data_dir: Path, group_col: str | None = None):
+    """(clips, segment matrices, file hashes) of a labelled folder, features cached under
+    ``cache_dir/features``."""
     clips = read_labelled_folder(data_dir, group_col=group_col)
-    cache = MusicFeatureCache(settings.home / "cache" / "features")
+    cache = MusicFeatureCache(cache_dir / "features")
     with tqdm(total=len(clips), desc="features", unit="track", leave=False) as bar:
         matrices, hashes = cache.features([c.path for c in clips], progress=bar.update)
     return clips, matrices, hashes
 
 
 def run_train_music(
-    settings: Settings,
     data_dir: Path,
     *,
+    cache_dir: Path,
+    registry: ModelRegistry | None,
     config: MusicModelConfig = METHOD_MSE,
     group_col: str | None = None,
     seed: int = 0,
-    push: bool = True,
     promote: bool = False,
     out_dir: Path | None = None,
 ) -> tuple[ModelRecord | None, Path]:
-    """Train on every clip of ``data_dir``; store the model in the registry (and promote it)."""
-    clips, matrices, hashes = load_music_set(settings, data_dir, group_col)
+    """Train on every clip of ``data_dir``; store the model in ``registry`` (and promote it).
+
+    With no registry the model is only written to ``out_dir`` (a new temporary folder by default).
+    """
+    clips, matrices, hashes = load_music_set(cache_dir, data_dir, group_col)
     model, history = fit_music_model(
         config, matrices, [c.emotion for c in clips], [c.group for c in clips], seed=seed, verbose=2
     )
@@ -51,19 +54,19 @@ def run_train_music(
     out_dir.mkdir(parents=True, exist_ok=True)
     model.save(out_dir / "model.keras")
     record = store_trained_model(
-        settings, "music", out_dir, history=history, clips=clips, file_hashes=hashes,
+        registry, "music", out_dir, history=history, clips=clips, file_hashes=hashes,
         training={"config": config.to_dict(), "seed": seed, "feature_spec": DEFAULT_SPEC.version,
                   "data": str(data_dir)},
         feature_spec=DEFAULT_SPEC.version, hyperparameters={**config.to_dict(), "seed": seed},
-        push=push, promote=promote,
+        promote=promote,
     )  # fmt: skip
     return record, out_dir
 
 
 def run_evaluate_music(
-    settings: Settings,
     data_dir: Path,
     *,
+    cache_dir: Path,
     folds: int = 5,
     group_col: str | None = None,
     out_dir: Path,
@@ -72,7 +75,7 @@ def run_evaluate_music(
     rows: tuple[MusicModelConfig, ...] = TABLE1_ROWS,
 ) -> dict:
     """Cross-validate every Table 1 row on ``data_dir``; write report.json and figures to ``out_dir``."""
-    clips, matrices, _ = load_music_set(settings, data_dir, group_col)
+    clips, matrices, _ = load_music_set(cache_dir, data_dir, group_col)
     with tqdm(total=folds * len(rows), desc="models", unit="fit") as bar:
         report = evaluate_music(
             matrices,
@@ -89,7 +92,3 @@ def run_evaluate_music(
     write_report(report, out_dir)
     logger.info("report written to %s", out_dir / "report.json")
     return report
-
-
-def format_report(report: dict) -> str:
-    return format_music_report(report)

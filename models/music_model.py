@@ -18,7 +18,6 @@ from models.layers import AttentionPooling, Standardize
 from schemas.emotions import EMOTIONS
 
 __all__ = [
-    "EMOTIONS",
     "MusicModelConfig",
     "TABLE1_ROWS",
     "ROWS_BY_KEY",

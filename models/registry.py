@@ -24,24 +24,14 @@ from minio import Minio
 from minio.error import S3Error
 
 from models.exceptions import FeatureSpecMismatchError, ModelNotFoundError, RegistryError
-from streams.settings import Settings
+from models.storage import ObjectStore, minio_client
 
-__all__ = ["ModelKind", "ModelRecord", "ModelRegistry", "minio_client", "store_trained_model"]
+__all__ = ["ModelKind", "ModelRecord", "ModelRegistry", "store_trained_model"]
 
 logger = logging.getLogger(__name__)
 
 ModelKind = Literal["music", "themes", "voice"]
 _KINDS = ("music", "themes", "voice")
-
-
-def minio_client(settings: Settings) -> Minio:
-    """An S3 client for the settings' object store."""
-    return Minio(
-        settings.s3_endpoint,
-        access_key=settings.s3_access_key,
-        secret_key=settings.s3_secret_key,
-        secure=settings.s3_secure,
-    )
 
 
 @dataclass(frozen=True)
@@ -62,11 +52,11 @@ class ModelRecord:
 
 
 class ModelRegistry:
-    """Store, list, promote and fetch models in ``settings.bucket_models``."""
+    """Store, list, promote and fetch models in one bucket of the object store."""
 
-    def __init__(self, settings: Settings, client: Minio | None = None) -> None:
-        self.bucket = settings.bucket_models
-        self.client = client or minio_client(settings)
+    def __init__(self, store: ObjectStore, bucket: str, client: Minio | None = None) -> None:
+        self.bucket = bucket
+        self.client = client or minio_client(store)
 
     @staticmethod
     def _check_kind(kind: str) -> None:
@@ -217,7 +207,7 @@ class ModelRegistry:
 
 
 def store_trained_model(
-    settings: Settings,
+    registry: ModelRegistry | None,
     kind: ModelKind,
     out_dir: Path,
     *,
@@ -227,10 +217,10 @@ def store_trained_model(
     file_hashes: list[str],
     feature_spec: str,
     hyperparameters: dict,
-    push: bool,
     promote: bool,
 ) -> ModelRecord | None:
-    """Write ``training.json`` next to ``out_dir/model.keras``; push (and promote) both.
+    """Write ``training.json`` next to ``out_dir/model.keras``; push both to ``registry`` (and
+    promote them). With no registry the model stays in ``out_dir`` only and ``None`` is returned.
 
     Metrics come from the Keras ``history``: epochs, last training accuracy, best validation
     accuracy (when a validation split was used), and the number of clips.
@@ -247,9 +237,8 @@ def store_trained_model(
     (Path(out_dir) / "training.json").write_text(
         json.dumps({**training, "metrics": metrics, "history": history}, indent=2)
     )
-    if not push:
+    if registry is None:
         return None
-    registry = ModelRegistry(settings)
     record = registry.push(
         kind,
         {name: Path(out_dir) / name for name in ("model.keras", "training.json")},

@@ -12,10 +12,9 @@ import numpy as np
 from models.datasets.labelled import dataset_fingerprint
 from models.features.music import DEFAULT_SPEC
 from models.music_jobs import load_music_set
-from models.music_model import EMOTIONS
 from models.registry import ModelRecord, ModelRegistry
 from models.themes import DEFAULT_THEME_CONFIG, EmotionThemes, ThemeConfig, ThemeModel, match_topics
-from streams.settings import Settings
+from schemas.emotions import EMOTIONS
 
 __all__ = ["run_train_themes", "evaluate_themes", "run_evaluate_themes", "format_themes_report"]
 
@@ -23,23 +22,23 @@ logger = logging.getLogger(__name__)
 
 
 def run_train_themes(
-    settings: Settings,
     data_dir: Path,
     *,
+    cache_dir: Path,
+    registry: ModelRegistry | None,
     config: ThemeConfig = DEFAULT_THEME_CONFIG,
     group_col: str | None = None,
-    push: bool = True,
     promote: bool = False,
     out_dir: Path | None = None,
 ) -> tuple[ModelRecord | None, Path, ThemeModel]:
-    """Fit the four classes' theme models on a labelled folder; store (and promote) them."""
-    clips, matrices, hashes = load_music_set(settings, data_dir, group_col)
+    """Fit the four classes' theme models on a labelled folder; store them in ``registry`` (and
+    promote them). With no registry they are only written to ``out_dir``."""
+    clips, matrices, hashes = load_music_set(cache_dir, data_dir, group_col)
     model = ThemeModel.fit(matrices, [c.emotion for c in clips], config)
     out_dir = Path(out_dir or tempfile.mkdtemp(prefix="moodstream-themes-"))
     files = model.save(out_dir)
     record = None
-    if push:
-        registry = ModelRegistry(settings)
+    if registry is not None:
         metrics = {
             e: {"tracks": t.fitted_tracks, "codewords": t.n_codewords}
             for e, t in model.by_emotion.items()
@@ -122,16 +121,16 @@ def evaluate_themes(
 
 
 def run_evaluate_themes(
-    settings: Settings,
     data_dir: Path,
     *,
+    cache_dir: Path,
     out_dir: Path,
     config: ThemeConfig = DEFAULT_THEME_CONFIG,
     group_col: str | None = None,
     truth_col: str | None = None,
 ) -> dict:
     """Evaluate the theme model on a labelled folder; write report.json and theme_sizes.png."""
-    clips, matrices, _ = load_music_set(settings, data_dir, group_col)
+    clips, matrices, _ = load_music_set(cache_dir, data_dir, group_col)
     truth = None
     if truth_col is not None:
         missing = [c.path.name for c in clips if truth_col not in c.extra]

@@ -43,7 +43,7 @@ from pathlib import Path
 import numpy as np
 
 from models.exceptions import FeatureParameterError, ModelsError
-from models.music_model import EMOTIONS
+from schemas.emotions import EMOTIONS
 
 __all__ = [
     "DEFAULT_THEME_CONFIG",

@@ -7,7 +7,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from models.music_model import EMOTIONS, MusicModelConfig, build_music_model
+from models.music_model import MusicModelConfig, build_music_model
+from models.splits import validation_mask
+from schemas.emotions import EMOTIONS
 
 __all__ = ["pad_sequences", "select_features", "fit_music_model", "set_seeds"]
 
@@ -35,16 +37,6 @@ def pad_sequences(matrices: Sequence[np.ndarray], n_features: int) -> np.ndarray
     return out
 
 
-def _validation_split(groups: np.ndarray, seed: int, fraction: float = 0.15) -> np.ndarray | None:
-    """Boolean mask of validation clips (whole groups), or None when there are too few groups."""
-    unique = np.unique(groups)
-    if unique.size < 8:
-        return None
-    rng = np.random.default_rng(seed)
-    held = rng.choice(unique, size=max(1, int(round(fraction * unique.size))), replace=False)
-    return np.isin(groups, held)
-
-
 def fit_music_model(
     config: MusicModelConfig,
     matrices: Sequence[np.ndarray],
@@ -65,7 +57,7 @@ def fit_music_model(
     x_list = select_features(matrices, config)
     y = np.array([EMOTIONS.index(e) for e in labels])
     groups = np.asarray(groups)
-    val = _validation_split(groups, seed)
+    val = validation_mask(groups, seed)
     train_idx = np.flatnonzero(~val) if val is not None else np.arange(len(x_list))
     stacked = np.concatenate([x_list[i] for i in train_idx])
     model = build_music_model(config, mean=stacked.mean(axis=0), std=stacked.std(axis=0))

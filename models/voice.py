@@ -1,10 +1,11 @@
-"""Voice emotion: datasets of clip inputs, training, cross-validation and the serving classifier.
+"""Voice emotion: the clip gate, cached model inputs, training and the serving classifier.
 
-Serving (:class:`VoiceEmotionClassifier`) accepts clips of 0.5 s to 30 s and at most 10 MiB,
-sampled at 8 kHz or more, mono or stereo (decoded and resampled to 16 kHz): the one clip gate,
-:func:`decode_voice_clip`, that the HTTP API and the Kafka path both apply, so that they accept
-and refuse exactly the same clips with the same reasons. Before any emotion is read, the speech
-rule of
+(Cross-validation of the Table 3 rows is :func:`models.voice_jobs.evaluate_voice`.)
+
+:func:`decode_voice_clip` is the one clip gate that the HTTP API and the Kafka path both apply,
+so that they accept and refuse exactly the same clips with the same reasons: 0.5 s to 30 s, at
+most 10 MiB, sampled at 8 kHz or more, mono or stereo (decoded and resampled to 16 kHz). Before
+:class:`VoiceEmotionClassifier` reads an emotion, the speech rule of
 :func:`models.features.voice.speech_activity` runs: a clip without speech (silence, steady noise)
 gets an explicit "no speech" answer, never a confident emotion.
 """
@@ -30,8 +31,9 @@ from models.exceptions import (
 )
 from models.feature_cache import file_sha256
 from models.features.voice import DEFAULT_VOICE_SPEC, analyse_clip, voice_inputs
-from models.music_model import EMOTIONS
+from models.splits import validation_mask
 from models.voice_model import VoiceModelConfig, build_voice_model
+from schemas.emotions import EMOTIONS
 
 __all__ = [
     "MIN_CLIP_S",
@@ -152,15 +154,6 @@ def pad_voice_batch(samples: Sequence[VoiceSample]) -> tuple[np.ndarray, np.ndar
     return hsf, spec
 
 
-def _validation_split(groups: np.ndarray, seed: int) -> np.ndarray | None:
-    unique = np.unique(groups)
-    if unique.size < 4:
-        return None
-    rng = np.random.default_rng(seed)
-    held = rng.choice(unique, size=max(1, int(round(0.15 * unique.size))), replace=False)
-    return np.isin(groups, held)
-
-
 def fit_voice_model(
     config: VoiceModelConfig,
     samples: Sequence[VoiceSample],
@@ -175,7 +168,7 @@ def fit_voice_model(
 
     keras.utils.set_random_seed(seed)
     y = keras.utils.to_categorical([EMOTIONS.index(e) for e in labels], len(EMOTIONS))
-    val = _validation_split(np.asarray(groups), seed)
+    val = validation_mask(np.asarray(groups), seed)
     train_idx = np.flatnonzero(~val) if val is not None else np.arange(len(samples))
     hsf_rows = np.concatenate([samples[i].hsf for i in train_idx])
     spec_values = np.concatenate([samples[i].spectrogram.ravel()[::97] for i in train_idx]).astype(

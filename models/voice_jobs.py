@@ -10,13 +10,13 @@ import numpy as np
 from tqdm import tqdm
 
 from models.datasets.labelled import read_labelled_folder
-from models.evaluation import confusion_percent, group_folds, write_report
+from models.evaluation import confusion_percent, write_report
 from models.features.voice import DEFAULT_VOICE_SPEC
-from models.music_model import EMOTIONS
-from models.registry import ModelRecord, store_trained_model
+from models.registry import ModelRecord, ModelRegistry, store_trained_model
+from models.splits import group_folds, rbf_svm_accuracy
 from models.voice import VoiceFeatureCache, VoiceSample, fit_voice_model, pad_voice_batch
 from models.voice_model import TABLE3_ROWS, VOICE_METHOD, VoiceModelConfig
-from streams.settings import Settings
+from schemas.emotions import EMOTIONS
 
 __all__ = ["PAPER_TABLE3", "EGEMAPS_ROW", "evaluate_voice", "run_train_voice", "run_evaluate_voice"]
 
@@ -26,10 +26,10 @@ PAPER_TABLE3 = {"CRNN": 64.0, "HSF + CRNN": 68.5, VOICE_METHOD.name: 72.6}
 EGEMAPS_ROW = "reference: eGeMAPS functionals (openSMILE) + RBF SVM"
 
 
-def load_voice_set(settings: Settings, data_dir: Path, group_col: str | None):
-    """(clips, samples, file hashes) of a labelled folder; inputs from the cache."""
+def load_voice_set(cache_dir: Path, data_dir: Path, group_col: str | None):
+    """(clips, samples, file hashes) of a labelled folder; inputs cached under ``cache_dir/voice``."""
     clips = read_labelled_folder(data_dir, group_col=group_col)
-    cache = VoiceFeatureCache(settings.home / "cache" / "voice")
+    cache = VoiceFeatureCache(cache_dir / "voice")
     with tqdm(total=len(clips), desc="voice inputs", unit="clip", leave=False) as bar:
         samples, hashes = cache.samples([c.path for c in clips], progress=bar.update)
     return clips, samples, hashes
@@ -39,16 +39,6 @@ def _egemaps(paths: list[Path]) -> np.ndarray | None:
     from models.egemaps_reference import egemaps_available, egemaps_functionals
 
     return egemaps_functionals(paths) if egemaps_available() else None
-
-
-def _svm_accuracy(features: np.ndarray, y: np.ndarray, train, test, seed: int) -> float:
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-    from sklearn.svm import SVC
-
-    clf = make_pipeline(StandardScaler(), SVC(C=1.0, kernel="rbf", random_state=seed))
-    clf.fit(features[train], y[train])
-    return float(np.mean(clf.predict(features[test]) == y[test]))
 
 
 def evaluate_voice(
@@ -86,7 +76,7 @@ def evaluate_voice(
             if progress is not None:
                 progress(1)
         if reference is not None:
-            per_fold[EGEMAPS_ROW].append(_svm_accuracy(reference, y, fold.train, fold.test, seed))
+            per_fold[EGEMAPS_ROW].append(rbf_svm_accuracy(reference, y, fold, seed)[0])
     report = {
         "task": "voice emotion",
         "folds": folds,
@@ -119,9 +109,9 @@ def evaluate_voice(
 
 
 def run_evaluate_voice(
-    settings: Settings,
     data_dir: Path,
     *,
+    cache_dir: Path,
     out_dir: Path,
     folds: int = 5,
     group_col: str | None = None,
@@ -131,7 +121,7 @@ def run_evaluate_voice(
     reference: bool = True,
 ) -> dict:
     """Cross-validate on ``data_dir``; write report.json and the figures into ``out_dir``."""
-    clips, samples, _ = load_voice_set(settings, data_dir, group_col)
+    clips, samples, _ = load_voice_set(cache_dir, data_dir, group_col)
     features = _egemaps([c.path for c in clips]) if reference else None
     with tqdm(total=folds * len(rows), desc="models", unit="fit") as bar:
         report = evaluate_voice(
@@ -147,18 +137,19 @@ def run_evaluate_voice(
 
 
 def run_train_voice(
-    settings: Settings,
     data_dir: Path,
     *,
+    cache_dir: Path,
+    registry: ModelRegistry | None,
     config: VoiceModelConfig = VOICE_METHOD,
     group_col: str | None = None,
     seed: int = 0,
-    push: bool = True,
     promote: bool = False,
     out_dir: Path | None = None,
 ) -> tuple[ModelRecord | None, Path]:
-    """Train the voice model on every clip of ``data_dir``; store (and promote) it."""
-    clips, samples, hashes = load_voice_set(settings, data_dir, group_col)
+    """Train the voice model on every clip of ``data_dir``; store it in ``registry`` (and
+    promote it). With no registry the model is only written to ``out_dir``."""
+    clips, samples, hashes = load_voice_set(cache_dir, data_dir, group_col)
     model, history = fit_voice_model(
         config, samples, [c.emotion for c in clips], [c.group for c in clips], seed=seed, verbose=2
     )
@@ -166,10 +157,10 @@ def run_train_voice(
     out_dir.mkdir(parents=True, exist_ok=True)
     model.save(out_dir / "model.keras")
     record = store_trained_model(
-        settings, "voice", out_dir, history=history, clips=clips, file_hashes=hashes,
+        registry, "voice", out_dir, history=history, clips=clips, file_hashes=hashes,
         training={"config": config.to_dict(), "seed": seed,
                   "feature_spec": DEFAULT_VOICE_SPEC.version, "data": str(data_dir)},
         feature_spec=DEFAULT_VOICE_SPEC.version, hyperparameters={**config.to_dict(), "seed": seed},
-        push=push, promote=promote,
+        promote=promote,
     )  # fmt: skip
     return record, out_dir

@@ -13,9 +13,8 @@ and padded windows are masked (a window is padding when its HSF vector is all ze
   sigmoid, as the paper; the loss is cross-entropy.
 
 The first convolution strides 2 along frequency (``freq_stride``): with stride 1 the conv alone
-costs ~34 M multiply-adds per segment, which puts a 5 s clip over the 20 ms serving budget on
-one core; stride 2 halves it and changes accuracy within noise on the dev sets (both measured,
-README). Without attention, segments are averaged (channel B) and the HSF LSTM's last output
+dominates the cost of a segment and puts a 5 s clip over the 20 ms serving budget on one core;
+stride 2 halves it and changes accuracy within noise on the dev sets (figures: README). Without attention, segments are averaged (channel B) and the HSF LSTM's last output
 is used (channel A).
 """
 
@@ -28,7 +27,7 @@ import numpy as np
 from keras import ops
 
 from models.layers import AttentionPooling, Standardize
-from models.music_model import EMOTIONS
+from schemas.emotions import EMOTIONS
 
 __all__ = [
     "VoiceModelConfig",

@@ -143,10 +143,6 @@ class SchemaStore:
                 "version this reader has not been given (deploy the new .avsc files to readers first)"
             ) from None
 
-    @property
-    def names(self) -> list[str]:
-        return sorted(self._latest)
-
 
 class AvroCodec:
     """Encode and decode one event type in Avro single-object encoding.

@@ -68,7 +68,6 @@ async def _each_event(
         try:
             await handle(event)
         except Exception as exc:  # noqa: BLE001  (any failure of one event: dead letter, go on)
-            metrics.DEAD_LETTERS.labels(kind=type(exc).__name__).inc()
             await dead_letters.send(event.message, exc, service=service)
             continue
         metrics.LATENCY.labels(agent=service).observe(time.perf_counter() - started)

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 import faust
 
 from schemas.codec import codec_for
+from streams import metrics
 
 __all__ = ["DeadLetterPolicy", "MAX_INLINE_PAYLOAD"]
 
@@ -41,7 +42,8 @@ class DeadLetterPolicy:
         self.topic = topic
         self._codec = codec_for("DeadLetter")
         self.counts: Counter[str] = Counter()
-        """Dead letters sent by this process, by error kind (exported as a metric)."""
+        """Dead letters sent by this policy, by error kind. Tests read it; operators read the
+        process-wide ``moodstream_dead_letters`` metric at ``/metrics``, counted in the same place."""
 
     def record_for(
         self, message: _MessageLike, error: BaseException, *, service: str
@@ -75,4 +77,5 @@ class DeadLetterPolicy:
             record["message"],
         )
         self.counts[record["error_kind"]] += 1
+        metrics.DEAD_LETTERS.labels(kind=record["error_kind"]).inc()
         await self.topic.send(key=record["key"], value=self._codec.encode(record))

@@ -36,12 +36,12 @@ _LISTENERS = (("ana", "sad"), ("ben", "happy"), ("cleo", "angry"))
 
 def _site_folder(settings: Settings) -> tuple[Path, Path, str]:
     """The site's folder (symlinks), the music training folder, and what it holds."""
-    from benchmarks.features import ensure_default_corpus
     from models.datasets.synthetic_music import write_synthetic_music
+    from models.datasets.wesnoth import wesnoth_music
 
     folder = settings.home / "demo" / "site"
     folder.mkdir(parents=True, exist_ok=True)
-    corpus = ensure_default_corpus(log=click.echo)
+    corpus = wesnoth_music()
     for track in sorted(corpus.glob("*.ogg")):
         link = folder / "wesnoth" / track.name
         link.parent.mkdir(exist_ok=True)
@@ -74,7 +74,7 @@ def _ensure_models(settings: Settings, music_data: Path) -> None:
     from models.datasets.synthetic_speech import write_synthetic_speech
     from models.registry import ModelRegistry
 
-    registry = ModelRegistry(settings)
+    registry = ModelRegistry(settings.object_store, settings.bucket_models)
     speech = settings.home / "demo" / "speech"
     if not (speech / "labels.csv").exists():
         write_synthetic_speech(speech, clips_per_voice=6, seed=3)
@@ -98,22 +98,12 @@ def _ensure_models(settings: Settings, music_data: Path) -> None:
 
 def _background(settings: Settings, name: str, args: list[str]) -> int:
     """Start a detached moodstream process that outlives the demo; ``stack down`` stops it."""
-    pid_file = settings.home / name / f"{name}.pid"
-    if pid_file.exists():
-        try:
-            pid = int(pid_file.read_text())
-            if "streams.cli" in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace"):
-                return pid
-        except (OSError, ValueError):
-            pass
-    pid_file.parent.mkdir(parents=True, exist_ok=True)
-    log = open(settings.home / name / f"{name}.log", "ab")  # noqa: SIM115  (owned by the child)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streams.cli", *args], env={**os.environ, **settings.to_env()},
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    from deploy.local.processes import start_detached
+
+    return start_detached(
+        settings.home, name, [sys.executable, "-m", "streams.cli", *args],
+        env={**os.environ, **settings.to_env()}, cmdline_marker=f"streams.cli {args[0]}",
     )  # fmt: skip
-    pid_file.write_text(str(proc.pid))
-    return proc.pid
 
 
 def _get(settings: Settings, path: str, timeout: float = 5.0) -> dict:
@@ -205,7 +195,7 @@ def run_demo(settings: Settings) -> None:
         f"127.0.0.1:{SITE_PORT}"
     )
     with tqdm(desc="crawl", unit="track") as bar:
-        counters = asyncio.run(Crawler(profile, settings, progress=bar.update).run())
+        counters = asyncio.run(Crawler(profile, settings.crawl_target, progress=bar.update).run())
     click.echo(
         f"    crawl: {counters.new} new, {counters.duplicate} already known, {counters.failed} failed"
     )

@@ -17,13 +17,9 @@ from models.exceptions import ModelsError
 from models.registry import ModelRegistry
 from streams.settings import Settings
 
-__all__ = ["ModelHub", "ModelsNotReadyError"]
+__all__ = ["ModelHub"]
 
 logger = logging.getLogger(__name__)
-
-
-class ModelsNotReadyError(ModelsError):
-    """A model the event needs is not promoted yet (train and promote it; the event is kept)."""
 
 
 class ModelHub:
@@ -47,7 +43,7 @@ class ModelHub:
     @property
     def registry(self) -> ModelRegistry:
         if self._registry is None:
-            self._registry = ModelRegistry(self.settings)
+            self._registry = ModelRegistry(self.settings.object_store, self.settings.bucket_models)
         return self._registry
 
     def refresh_sync(self) -> list[str]:
@@ -106,13 +102,3 @@ class ModelHub:
             if waited % 10 == 0:
                 await self.refresh()
         return getattr(self, kind)
-
-    def require(self, kind: str):
-        """The loaded model of ``kind``, or :class:`ModelsNotReadyError` saying what to do."""
-        model = getattr(self, kind)
-        if model is None:
-            raise ModelsNotReadyError(
-                f"no {kind} model is promoted (or it could not be loaded): run "
-                f"`moodstream train {kind} --data DIR --promote`"
-            )
-        return model

@@ -10,7 +10,7 @@ from minio.error import S3Error
 from models.audio import load_audio
 from models.exceptions import AudioTooLargeError
 from models.features.music import DEFAULT_SPEC, segment_features
-from models.registry import minio_client
+from models.storage import minio_client
 from models.voice import MAX_CLIP_BYTES
 from streams.settings import Settings
 
@@ -34,7 +34,7 @@ class PipelineStore:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.client = minio_client(settings)
+        self.client = minio_client(settings.object_store)
         self.music_spec = DEFAULT_SPEC.version
 
     def features_key(self, track_id: str) -> str:

@@ -38,6 +38,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from crawler.target import CrawlTarget
+from deploy.local.config import StackConfig
+from models.storage import ObjectStore
+from schemas.topics import TOPIC_NAMES, topic_name
 from streams.exceptions import ConfigurationError
 
 __all__ = ["Settings", "LOCAL_DEV_ACCESS_KEY", "LOCAL_DEV_SECRET_KEY"]
@@ -139,20 +143,42 @@ class Settings:
         return (self.bucket_audio, self.bucket_features, self.bucket_models, self.bucket_clips)
 
     @property
-    def kafka_host(self) -> str:
-        return self.kafka_bootstrap.rsplit(":", 1)[0]
+    def object_store(self) -> ObjectStore:
+        """The S3 endpoint and credentials, as ``models`` and ``crawler`` take them."""
+        return ObjectStore(
+            endpoint=self.s3_endpoint,
+            access_key=self.s3_access_key,
+            secret_key=self.s3_secret_key,
+            secure=self.s3_secure,
+        )
 
     @property
-    def kafka_port(self) -> int:
-        return int(self.kafka_bootstrap.rsplit(":", 1)[1])
+    def crawl_target(self) -> CrawlTarget:
+        """Where crawls write: the audio bucket and the track-discovered topic."""
+        return CrawlTarget(
+            kafka_bootstrap=self.kafka_bootstrap,
+            topic=self.topic(TOPIC_NAMES["track_discovered"]),
+            store=self.object_store,
+            bucket=self.bucket_audio,
+            transactional_id_prefix=self.app_id,
+        )
 
     @property
-    def s3_host(self) -> str:
-        return self.s3_endpoint.rsplit(":", 1)[0]
-
-    @property
-    def s3_port(self) -> int:
-        return int(self.s3_endpoint.rsplit(":", 1)[1])
+    def stack(self) -> StackConfig:
+        """The local stack's configuration (``moodstream stack``)."""
+        return StackConfig(
+            home=self.home,
+            cache=self.cache,
+            kafka_bootstrap=self.kafka_bootstrap,
+            kafka_controller_port=self.kafka_controller_port,
+            s3_endpoint=self.s3_endpoint,
+            s3_console_port=self.s3_console_port,
+            s3_access_key=self.s3_access_key,
+            s3_secret_key=self.s3_secret_key,
+            s3_secure=self.s3_secure,
+            buckets=self.buckets,
+            versioned_buckets=(self.bucket_audio,),
+        )
 
     @property
     def web_is_loopback(self) -> bool:
@@ -181,7 +207,7 @@ class Settings:
 
     def topic(self, name: str) -> str:
         """Full name of topic ``name`` under this deployment's prefix."""
-        return f"{self.topic_prefix}.{name}"
+        return topic_name(self.topic_prefix, name)
 
     def replace(self, **changes: object) -> Settings:
         """A copy with ``changes`` applied (settings are immutable)."""

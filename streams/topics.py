@@ -1,8 +1,8 @@
-"""Every topic moodstream reads or writes, declared once.
+"""Every topic moodstream reads or writes, declared on the Faust app.
 
-All values are Avro single-object-encoded bytes (``schemas.codec``); keys are UTF-8 ids. Topics
-are declared with the ``raw`` serializer so that decoding happens inside the agents, where a bad
-message can be sent to the dead-letter topic with its offset instead of being dropped by Faust.
+The names are the contract in :mod:`schemas.topics`. Topics are declared with the ``raw``
+serializer so that decoding happens inside the agents, where a bad message can be sent to the
+dead-letter topic with its offset instead of being dropped by Faust.
 """
 
 from __future__ import annotations
@@ -12,23 +12,12 @@ from dataclasses import dataclass
 
 import faust
 
+from schemas.topics import TOPIC_NAMES
 from streams.settings import Settings
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["Topics", "TOPIC_NAMES", "declare_topics", "ensure_topics"]
-
-#: Short names; the full name is ``<settings.topic_prefix>.<short name>``.
-TOPIC_NAMES = {
-    "track_discovered": "tracks.discovered",
-    "track_registered": "tracks.registered",
-    "track_features": "tracks.features",
-    "track_labelled": "tracks.labelled",
-    "voice_clips": "voice.clips",
-    "recommendations": "recommendations",
-    "feedback": "feedback",
-    "dead_letters": "deadletters",
-}
 
 
 @dataclass(frozen=True)

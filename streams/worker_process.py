@@ -1,4 +1,6 @@
-"""Run ``moodstream worker`` as a child process (the demo, benchmarks and end-to-end tests)."""
+"""Run ``moodstream worker`` as a child process that the caller owns: the end-to-end tests and
+``moodstream bench pipeline`` start, kill and restart workers with it. (The demo's worker is a
+detached process that outlives the demo: :mod:`deploy.local.processes`.)"""
 
 from __future__ import annotations
 

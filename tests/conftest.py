@@ -26,7 +26,7 @@ def local_stack(stack_settings: Settings) -> Settings:
         pytest.skip("MOODSTREAM_TEST_NO_STACK=1: integration tests against Kafka/MinIO are off")
     from deploy.local.stack import stack_up
 
-    rows = stack_up(stack_settings)
+    rows = stack_up(stack_settings.stack)
     assert all(row.healthy for row in rows), rows
     return stack_settings
 

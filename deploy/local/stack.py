@@ -2,9 +2,9 @@
 
 Both are built here rather than downloaded as binaries, because only package registries are
 reachable: Kafka's runtime classpath comes from Maven Central (``kafka/pom.xml``), MinIO is
-compiled from source through the Go module proxy. Builds land in ``settings.cache`` (shared by
+compiled from source through the Go module proxy. Builds land in ``config.cache`` (shared by
 every clone on the machine, so a second ``up`` takes seconds); data, logs and pid files land in
-``settings.home`` (one git-ignored folder per clone), and survive ``down`` then ``up``.
+``config.home`` (one git-ignored folder per clone), and survive ``down`` then ``up``.
 
 Every function here is idempotent: ``up`` on a running stack checks health and returns.
 """
@@ -15,7 +15,6 @@ import base64
 import logging
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import time
@@ -27,7 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from deploy.exceptions import BuildError, MissingToolError, PortInUseError, StartError
-from streams.settings import Settings
+from deploy.local.config import StackConfig
+from deploy.local.processes import pid_file, rss_mb, running_pid, spawn, stop
 
 __all__ = [
     "KAFKA_VERSION",
@@ -90,17 +90,17 @@ def _require_tool(name: str, install_hint: str) -> str:
     return path
 
 
-def _kafka_libs(settings: Settings) -> Path:
-    return settings.cache / f"kafka-{KAFKA_VERSION}" / "libs"
+def _kafka_libs(config: StackConfig) -> Path:
+    return config.cache / f"kafka-{KAFKA_VERSION}" / "libs"
 
 
-def _minio_binary(settings: Settings) -> Path:
-    return settings.cache / "bin" / "minio"
+def _minio_binary(config: StackConfig) -> Path:
+    return config.cache / "bin" / "minio"
 
 
-def ensure_kafka_jars(settings: Settings) -> Path:
+def ensure_kafka_jars(config: StackConfig) -> Path:
     """Resolve Kafka's runtime classpath from Maven Central into the cache; return the libs folder."""
-    libs = _kafka_libs(settings)
+    libs = _kafka_libs(config)
     marker = libs / ".complete"
     if marker.exists():
         return libs
@@ -124,9 +124,9 @@ def ensure_kafka_jars(settings: Settings) -> Path:
     return libs
 
 
-def ensure_minio_binary(settings: Settings) -> Path:
+def ensure_minio_binary(config: StackConfig) -> Path:
     """Build MinIO from source through the Go module proxy into the cache; return the binary."""
-    binary = _minio_binary(settings)
+    binary = _minio_binary(config)
     stamp = binary.with_name("minio.version")
     if binary.exists() and stamp.exists() and stamp.read_text().strip() == MINIO_MODULE_VERSION:
         return binary
@@ -149,74 +149,10 @@ def ensure_minio_binary(settings: Settings) -> Path:
     return binary
 
 
-# --------------------------------------------------------------------------- processes
-
-
-def _pid_file(settings: Settings, name: str) -> Path:
-    return settings.home / name / f"{name}.pid"
-
-
-def _running_pid(settings: Settings, name: str, cmdline_marker: str) -> int | None:
-    """The pid of our ``name`` server if it is alive (and really ours, not a reused pid)."""
-    pid_file = _pid_file(settings, name)
-    try:
-        pid = int(pid_file.read_text())
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-    except (OSError, ValueError):
-        return None
-    return pid if cmdline_marker in cmdline else None
-
-
-def _rss_mb(pid: int) -> float | None:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024.0
-    except OSError:
-        return None
-    return None
-
-
 def _port_open(host: str, port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.settimeout(0.5)
         return sock.connect_ex((host, port)) == 0
-
-
-def _spawn(cmd: list[str], *, log: Path, env: dict[str, str], pid_file: Path) -> subprocess.Popen:
-    """Start a server in its own session (it outlives this process); record its pid."""
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with open(log, "ab") as out:
-        proc = subprocess.Popen(
-            cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            env=env, start_new_session=True,
-        )  # fmt: skip
-    pid_file.write_text(str(proc.pid))
-    return proc
-
-
-def _stop(settings: Settings, name: str, marker: str, timeout_s: float = 30.0) -> bool:
-    pid = _running_pid(settings, name, marker)
-    if pid is None:
-        return False
-    os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if _running_pid(settings, name, marker) is None or _is_zombie(pid):
-            break
-        time.sleep(0.2)
-    else:
-        logger.warning("%s (pid %d) ignored SIGTERM for %.0f s; killing it", name, pid, timeout_s)
-        os.kill(pid, signal.SIGKILL)
-    _pid_file(settings, name).unlink(missing_ok=True)
-    return True
-
-
-def _is_zombie(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1].startswith("Z")
-    except (OSError, IndexError):
-        return True
 
 
 def _wait(check: Callable[[], bool], what: str, log: Path, pid_alive: Callable[[], bool]) -> None:
@@ -237,16 +173,16 @@ def _wait(check: Callable[[], bool], what: str, log: Path, pid_alive: Callable[[
 _KAFKA_MARKER = "kafka.Kafka"
 
 
-def _kafka_healthy(settings: Settings) -> bool:
+def _kafka_healthy(config: StackConfig) -> bool:
     """Kafka is healthy when its metadata answers (a broker registered with the controller)."""
-    if not _port_open(settings.kafka_host, settings.kafka_port):
+    if not _port_open(config.kafka_host, config.kafka_port):
         return False
     from kafka import KafkaAdminClient
     from kafka.errors import KafkaError
 
     try:
         admin = KafkaAdminClient(
-            bootstrap_servers=settings.kafka_bootstrap,
+            bootstrap_servers=config.kafka_bootstrap,
             request_timeout_ms=3000,
         )
     except (KafkaError, OSError, ValueError):
@@ -259,36 +195,36 @@ def _kafka_healthy(settings: Settings) -> bool:
         admin.close()
 
 
-def _render_kafka_config(settings: Settings, root: Path) -> Path:
-    config = root / "config" / "server.properties"
-    config.parent.mkdir(parents=True, exist_ok=True)
+def _render_kafka_config(config: StackConfig, root: Path) -> Path:
+    properties = root / "config" / "server.properties"
+    properties.parent.mkdir(parents=True, exist_ok=True)
     template = (_HERE / "server.properties").read_text()
-    config.write_text(
+    properties.write_text(
         template.format(
-            host=settings.kafka_host,
-            port=settings.kafka_port,
-            controller_port=settings.kafka_controller_port,
+            host=config.kafka_host,
+            port=config.kafka_port,
+            controller_port=config.kafka_controller_port,
             log_dirs=(root / "data").resolve(),
         )
     )
-    return config
+    return properties
 
 
-def _start_kafka(settings: Settings) -> None:
-    if _running_pid(settings, "kafka", _KAFKA_MARKER) is not None:
-        if _kafka_healthy(settings):
+def _start_kafka(config: StackConfig) -> None:
+    if running_pid(config.home, "kafka", _KAFKA_MARKER) is not None:
+        if _kafka_healthy(config):
             return
     java = _require_tool(
         "java", "a Java 17 runtime (Debian: apt-get install openjdk-17-jre-headless)"
     )
-    libs = ensure_kafka_jars(settings)
-    if _port_open(settings.kafka_host, settings.kafka_port):
+    libs = ensure_kafka_jars(config)
+    if _port_open(config.kafka_host, config.kafka_port):
         raise PortInUseError(
-            f"{settings.kafka_bootstrap} is taken by another process; stop it or set "
+            f"{config.kafka_bootstrap} is taken by another process; stop it or set "
             "MOODSTREAM_KAFKA_BOOTSTRAP to a free port."
         )
-    root = settings.home / "kafka"
-    config = _render_kafka_config(settings, root)
+    root = config.home / "kafka"
+    properties = _render_kafka_config(config, root)
     logs = (root / "logs").resolve()
     logs.mkdir(parents=True, exist_ok=True)
     classpath = f"{libs}/*"
@@ -301,20 +237,20 @@ def _start_kafka(settings: Settings) -> None:
     if not (root / "data" / "meta.properties").exists():
         result = subprocess.run(
             [*jvm, "kafka.tools.StorageTool", "format",
-             f"--cluster-id={new_kafka_cluster_id()}", "--config", str(config)],
+             f"--cluster-id={new_kafka_cluster_id()}", "--config", str(properties)],
             capture_output=True, text=True,
         )  # fmt: skip
         if result.returncode != 0:
             raise StartError(f"formatting Kafka storage failed:\n{result.stdout}{result.stderr}")
-    proc = _spawn(
-        [*jvm, "kafka.Kafka", str(config)],
+    proc = spawn(
+        [*jvm, "kafka.Kafka", str(properties)],
         log=logs / "stdout.log",
         env=dict(os.environ),
-        pid_file=_pid_file(settings, "kafka"),
+        pid_file=pid_file(config.home, "kafka"),
     )
     _wait(
-        lambda: _kafka_healthy(settings),
-        f"Kafka on {settings.kafka_bootstrap}",
+        lambda: _kafka_healthy(config),
+        f"Kafka on {config.kafka_bootstrap}",
         logs / "server.log",
         lambda: proc.poll() is None,
     )
@@ -325,9 +261,9 @@ def _start_kafka(settings: Settings) -> None:
 _MINIO_MARKER = "minio server"
 
 
-def _minio_healthy(settings: Settings) -> bool:
-    scheme = "https" if settings.s3_secure else "http"
-    url = f"{scheme}://{settings.s3_endpoint}/minio/health/ready"
+def _minio_healthy(config: StackConfig) -> bool:
+    scheme = "https" if config.s3_secure else "http"
+    url = f"{scheme}://{config.s3_endpoint}/minio/health/ready"
     try:
         with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 (local URL)
             return response.status == 200
@@ -335,108 +271,109 @@ def _minio_healthy(settings: Settings) -> bool:
         return False
 
 
-def _start_minio(settings: Settings) -> None:
-    if _running_pid(settings, "minio", _MINIO_MARKER) is not None and _minio_healthy(settings):
-        _create_buckets(settings)
+def _start_minio(config: StackConfig) -> None:
+    if running_pid(config.home, "minio", _MINIO_MARKER) is not None and _minio_healthy(config):
+        _create_buckets(config)
         return
-    binary = ensure_minio_binary(settings)
-    if _port_open(settings.s3_host, settings.s3_port):
+    binary = ensure_minio_binary(config)
+    if _port_open(config.s3_host, config.s3_port):
         raise PortInUseError(
-            f"{settings.s3_endpoint} is taken by another process; stop it or set "
+            f"{config.s3_endpoint} is taken by another process; stop it or set "
             "MOODSTREAM_S3_ENDPOINT to a free port."
         )
-    root = settings.home / "minio"
+    root = config.home / "minio"
     (root / "data").mkdir(parents=True, exist_ok=True)
     env = {
         **os.environ,
-        "MINIO_ROOT_USER": settings.s3_access_key,
-        "MINIO_ROOT_PASSWORD": settings.s3_secret_key,
+        "MINIO_ROOT_USER": config.s3_access_key,
+        "MINIO_ROOT_PASSWORD": config.s3_secret_key,
         "MINIO_BROWSER": "on",
         "MINIO_UPDATE": "off",
     }
     cmd = [
         str(binary), "server", str((root / "data").resolve()),
-        "--address", settings.s3_endpoint,
-        "--console-address", f"{settings.s3_host}:{settings.s3_console_port}",
+        "--address", config.s3_endpoint,
+        "--console-address", f"{config.s3_host}:{config.s3_console_port}",
         "--quiet",
     ]  # fmt: skip
-    proc = _spawn(
-        cmd, log=root / "logs" / "minio.log", env=env, pid_file=_pid_file(settings, "minio")
+    proc = spawn(
+        cmd, log=root / "logs" / "minio.log", env=env, pid_file=pid_file(config.home, "minio")
     )
     _wait(
-        lambda: _minio_healthy(settings),
-        f"MinIO on {settings.s3_endpoint}",
+        lambda: _minio_healthy(config),
+        f"MinIO on {config.s3_endpoint}",
         root / "logs" / "minio.log",
         lambda: proc.poll() is None,
     )
-    _create_buckets(settings)
+    _create_buckets(config)
 
 
-def _create_buckets(settings: Settings) -> None:
-    """Create the system's buckets; the audio bucket keeps every version (the paper's backup)."""
+def _create_buckets(config: StackConfig) -> None:
+    """Create the system's buckets and turn on versioning where the config asks for it."""
     from minio import Minio
     from minio.commonconfig import ENABLED
     from minio.versioningconfig import VersioningConfig
 
     client = Minio(
-        settings.s3_endpoint,
-        access_key=settings.s3_access_key,
-        secret_key=settings.s3_secret_key,
-        secure=settings.s3_secure,
+        config.s3_endpoint,
+        access_key=config.s3_access_key,
+        secret_key=config.s3_secret_key,
+        secure=config.s3_secure,
     )
-    for bucket in settings.buckets:
+    for bucket in config.buckets:
         if not client.bucket_exists(bucket):
             client.make_bucket(bucket)
-    client.set_bucket_versioning(settings.bucket_audio, VersioningConfig(ENABLED))
+    for bucket in config.versioned_buckets:
+        client.set_bucket_versioning(bucket, VersioningConfig(ENABLED))
 
 
 # --------------------------------------------------------------------------- public API
 
 
-def stack_up(settings: Settings) -> list[ServiceStatus]:
+def stack_up(config: StackConfig) -> list[ServiceStatus]:
     """Build what is missing, start Kafka and MinIO (idempotent), wait until both are healthy."""
-    settings.home.mkdir(parents=True, exist_ok=True)
-    _start_minio(settings)
-    _start_kafka(settings)
-    return stack_status(settings)
+    config.home.mkdir(parents=True, exist_ok=True)
+    _start_minio(config)
+    _start_kafka(config)
+    return stack_status(config)
 
 
-def stack_down(settings: Settings) -> list[str]:
+def stack_down(config: StackConfig) -> list[str]:
     """Stop both servers (data stays); return the names of those that were running."""
     stopped = []
     # The demo's background worker and music site go first (they talk to both servers).
     for name, marker in (("demo-worker", "streams.cli worker"), ("demo-site", "streams.cli site")):
-        if _stop(settings, name, marker):
+        if stop(config.home, name, marker):
             stopped.append(name)
     for name, marker in (("kafka", _KAFKA_MARKER), ("minio", _MINIO_MARKER)):
-        if _stop(settings, name, marker):
+        if stop(config.home, name, marker):
             stopped.append(name)
     return stopped
 
 
-def stack_status(settings: Settings) -> list[ServiceStatus]:
+def stack_status(config: StackConfig) -> list[ServiceStatus]:
     """What runs where, whether it answers, and its resident memory."""
     rows = []
-    kafka_pid = _running_pid(settings, "kafka", _KAFKA_MARKER)
+    kafka_pid = running_pid(config.home, "kafka", _KAFKA_MARKER)
     rows.append(
         ServiceStatus(
             name="kafka",
-            address=settings.kafka_bootstrap,
+            address=config.kafka_bootstrap,
             pid=kafka_pid,
-            healthy=kafka_pid is not None and _kafka_healthy(settings),
-            rss_mb=_rss_mb(kafka_pid) if kafka_pid else None,
-            detail=f"Apache Kafka {KAFKA_VERSION} KRaft; logs {settings.home / 'kafka' / 'logs'}",
+            healthy=kafka_pid is not None and _kafka_healthy(config),
+            rss_mb=rss_mb(kafka_pid) if kafka_pid else None,
+            detail=f"Apache Kafka {KAFKA_VERSION} KRaft; logs {config.home / 'kafka' / 'logs'}",
         )
     )
-    minio_pid = _running_pid(settings, "minio", _MINIO_MARKER)
+    minio_pid = running_pid(config.home, "minio", _MINIO_MARKER)
     rows.append(
         ServiceStatus(
             name="minio",
-            address=settings.s3_endpoint,
+            address=config.s3_endpoint,
             pid=minio_pid,
-            healthy=minio_pid is not None and _minio_healthy(settings),
-            rss_mb=_rss_mb(minio_pid) if minio_pid else None,
-            detail=f"console http://{settings.s3_host}:{settings.s3_console_port}",
+            healthy=minio_pid is not None and _minio_healthy(config),
+            rss_mb=rss_mb(minio_pid) if minio_pid else None,
+            detail=f"console http://{config.s3_host}:{config.s3_console_port}",
         )
     )
     return rows

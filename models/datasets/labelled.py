@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from models.exceptions import DatasetError
-from models.music_model import EMOTIONS
+from schemas.emotions import EMOTIONS
 
 __all__ = ["LabelledClip", "read_labelled_folder", "dataset_fingerprint"]
 

@@ -19,9 +19,10 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from schemas.emotions import EMOTIONS
+
 __all__ = ["EMOTIONS", "SUBSTYLES", "TrackRecipe", "synthesize_track", "write_synthetic_music"]
 
-EMOTIONS = ("sad", "happy", "angry", "calm")
 SUBSTYLES = ("bell", "pluck", "organ")
 
 _MAJOR = (0, 2, 4, 5, 7, 9, 11)

@@ -21,6 +21,7 @@ import numpy as np
 import soundfile as sf
 
 from models.exceptions import DatasetError
+from schemas.emotions import EMOTIONS
 
 __all__ = ["VOICES", "SENTENCES", "speak", "write_synthetic_speech"]
 
@@ -74,7 +75,7 @@ def write_synthetic_speech(
     clips_per_voice: int = 4,
     voices: tuple[str, ...] = VOICES,
     seed: int = 0,
-    emotions: tuple[str, ...] = ("sad", "happy", "angry", "calm"),
+    emotions: tuple[str, ...] = EMOTIONS,
 ) -> Path:
     """Write ``emotions x voices x clips_per_voice`` wav clips and ``labels.csv``
     (``path,emotion,speaker``); return the path of ``labels.csv``."""

@@ -39,8 +39,8 @@ Choices the paper leaves open (each is part of :attr:`MusicFeatureSpec.version`)
   none). The candidates are the LPC roots behind the peaks of the LPC envelope: every local
   maximum of ``1/|A|`` on a 256-point grid seeds Newton's method, which converges to the root
   that makes the peak (a root that makes no peak of its own, e.g. one of two resonances merged
-  into one peak, is not a candidate; on 8 wesnoth tracks 96 % of frames get the same F1-F3,
-  within 1 Hz, as from all roots of the companion matrix, at 31 % of its cost). A root is a
+  into one peak, is not a candidate; ``moodstream bench formants`` compares it with all roots of
+  the companion matrix, for agreement and cost). A root is a
   formant candidate when its frequency is between 90 Hz and 5 000 Hz and its bandwidth
   ``-fs/pi ln|z|`` is below 400 Hz; F1-F3 are the three lowest candidates. Frames below
   -60 dBFS give none. A segment with no F_k gets zeros for that formant's four values. Order

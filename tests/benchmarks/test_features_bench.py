@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from benchmarks.features import format_report, run_features_bench
+from benchmarks import features as features_bench
+from benchmarks.features import MissingExtraError, format_report, run_features_bench
 from tests.models.synthetic_signals import click_track, harmonic_tone
 
 
@@ -30,6 +31,51 @@ def test_report_has_the_documented_keys(tmp_path) -> None:
     assert len(report["agreement_pearson_r"]) == 62
     assert report["moodstream"]["peak_rss_mb_10min_track"] >= 0
     assert "x real time / core" in format_report(report)
+
+
+def _without_opensmile(monkeypatch) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "opensmile" else real(name, *a),
+    )
+
+
+def test_without_the_bench_extra_the_opensmile_row_is_skipped_with_what_to_install(
+    tmp_path, monkeypatch
+) -> None:
+    _without_opensmile(monkeypatch)
+    available = features_bench.available_implementations()
+    assert available["moodstream"] is None and available["librosa_reference"] is None
+    assert "pip install -e '.[bench]'" in available["opensmile_egemaps"]
+    ran = []
+    summary = {"audio_seconds": 1.0, "peak_rss_mb": 1.0}
+    monkeypatch.setattr(
+        features_bench,
+        "_run_child",
+        lambda impl, files, workdir: ran.append(impl) or (summary, None),
+    )
+    monkeypatch.setattr(features_bench, "_best_of_rounds", lambda summaries: {"rtf_per_core": 1})
+    monkeypatch.setattr(features_bench, "_ten_minute_track", lambda files, workdir: files[0])
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    sf.write(corpus / "a.wav", harmonic_tone(220.0, seconds=1.0), 22050)
+    logged = []
+    report = run_features_bench(corpus, rounds=1, log=logged.append)
+    assert "opensmile_egemaps" not in ran and {"moodstream", "librosa_reference"} <= set(ran)
+    assert "opensmile" in report["skipped"]["opensmile_egemaps"]
+    assert any(line.startswith("skipping opensmile_egemaps") for line in logged)
+
+
+def test_asking_for_the_opensmile_row_without_the_extra_says_what_to_install(
+    tmp_path, monkeypatch
+) -> None:
+    _without_opensmile(monkeypatch)
+    with pytest.raises(MissingExtraError, match=r"opensmile_egemaps.*pip install -e '\.\[bench\]'"):
+        run_features_bench(tmp_path, implementations=("opensmile_egemaps",), log=lambda _: None)
 
 
 def test_best_of_rounds_takes_each_files_cheapest_round() -> None:

@@ -19,7 +19,7 @@ from crawler.profile import load_profile
 from crawler.state import CrawlState
 from crawler.testsite import Faults, MusicSite
 from models.audio import load_audio
-from models.registry import minio_client
+from models.storage import minio_client
 from schemas.codec import codec_for
 from streams.topics import ensure_topics
 from tests.integration.kafka_helpers import consume
@@ -46,7 +46,7 @@ def _write_tracks(folder: Path, names: list[str], seed: int) -> dict[str, str]:
 def crawl_settings(isolated):
     """Settings with an audio bucket of the test's own (the crawl state lives there too)."""
     settings = isolated.replace(bucket_audio=f"audio-test-{uuid.uuid4().hex[:10]}")
-    client = minio_client(settings)
+    client = minio_client(settings.object_store)
     client.make_bucket(settings.bucket_audio)
     ensure_topics(settings)
     yield settings
@@ -84,13 +84,13 @@ async def test_faulty_site_yields_every_good_track_once_and_new_ones_later(
     port = await site.start()
     profile = load_profile(PROFILES / "alpha.toml").on_host(f"127.0.0.1:{port}")
     try:
-        first = await Crawler(profile, crawl_settings, backoff_base_s=0.01).run()
+        first = await Crawler(profile, crawl_settings.crawl_target, backoff_base_s=0.01).run()
         assert first.new == 8 and first.failed == 1 and first.retries > 0, first
         events = _events(crawl_settings, 8)
         assert sorted(e["track_id"] for e in events) == sorted(
             track_id_for(h) for h in hashes.values()
         )
-        client = minio_client(crawl_settings)
+        client = minio_client(crawl_settings.object_store)
         catalogue = {t.title: t for t in site.tracks()}
         for event in events:
             response = client.get_object(crawl_settings.bucket_audio, event["object_key"])
@@ -108,14 +108,14 @@ async def test_faulty_site_yields_every_good_track_once_and_new_ones_later(
         assert len(failures) == 1 and "does not decode" in failures[0]["reason"]
 
         new_hashes = _write_tracks(music, ["fresh-a", "fresh-b"], seed=2)
-        second = await Crawler(profile, crawl_settings, backoff_base_s=0.01).run()
+        second = await Crawler(profile, crawl_settings.crawl_target, backoff_base_s=0.01).run()
         assert second.new == 2 and second.duplicate == 8 and second.failed == 1, second
         events = _events(crawl_settings, 10, settle_s=3.0)
         everything = {track_id_for(h) for h in [*hashes.values(), *new_hashes.values()]}
         assert len(events) == 10 and {e["track_id"] for e in events} == everything
 
         beta = load_profile(PROFILES / "beta.toml").on_host(f"127.0.0.1:{port}")
-        other_layout = await Crawler(beta, crawl_settings, backoff_base_s=0.01).run()
+        other_layout = await Crawler(beta, crawl_settings.crawl_target, backoff_base_s=0.01).run()
         # The same audio under the other site's metadata is recognised by its content hash.
         assert other_layout.new == 0 and other_layout.duplicate_content == 10, other_layout
     finally:
@@ -132,7 +132,7 @@ async def test_playlists_carry_their_emotion(crawl_settings, tmp_path):
     port = await site.start()
     try:
         profile = load_profile(PROFILES / "alpha.toml").on_host(f"127.0.0.1:{port}")
-        counters = await Crawler(profile, crawl_settings).run()
+        counters = await Crawler(profile, crawl_settings.crawl_target).run()
         assert counters.new == 3
     finally:
         await site.stop()
@@ -164,7 +164,7 @@ async def test_kill_9_mid_crawl_then_restart_loses_nothing_and_duplicates_nothin
         proc = await asyncio.create_subprocess_exec(
             *command, env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL
         )
-        client = minio_client(crawl_settings)
+        client = minio_client(crawl_settings.object_store)
         for _ in range(300):  # kill once some, not all, tracks are stored
             await asyncio.sleep(0.1)
             stored = list(client.list_objects(crawl_settings.bucket_audio, prefix="tracks/"))

@@ -27,14 +27,14 @@ def private_stack(local_stack, tmp_path):
         s3_console_port=free_port(),
     )
     yield settings
-    stack_down(settings)
+    stack_down(settings.stack)
 
 
 def test_up_twice_then_down_up_keeps_data(private_stack) -> None:
     settings = private_stack
-    first = stack_up(settings)
+    first = stack_up(settings.stack)
     assert all(row.healthy for row in first)
-    again = stack_up(settings)  # idempotent: same processes, nothing rebuilt
+    again = stack_up(settings.stack)  # idempotent: same processes, nothing rebuilt
     assert [row.pid for row in again] == [row.pid for row in first]
 
     client = Minio(settings.s3_endpoint, access_key=settings.s3_access_key,
@@ -44,10 +44,10 @@ def test_up_twice_then_down_up_keeps_data(private_stack) -> None:
     prod.send("keep", value=b"kept message").get(timeout=30)
     prod.close()
 
-    assert sorted(stack_down(settings)) == ["kafka", "minio"]
-    assert not any(row.pid for row in stack_status(settings))
+    assert sorted(stack_down(settings.stack)) == ["kafka", "minio"]
+    assert not any(row.pid for row in stack_status(settings.stack))
 
-    restarted = stack_up(settings)
+    restarted = stack_up(settings.stack)
     assert all(row.healthy for row in restarted)
     assert client.get_object(settings.bucket_audio, "keep.bin").read() == b"kept bytes"
     messages = consume(settings, "keep", until=lambda m: len(m) >= 1)
@@ -60,5 +60,5 @@ def test_missing_tool_is_named(local_stack, tmp_path, monkeypatch) -> None:
     with pytest.raises(MissingToolError, match="'mvn' is not on PATH; install Apache Maven"):
         from deploy.local.stack import ensure_kafka_jars
 
-        ensure_kafka_jars(settings)
+        ensure_kafka_jars(settings.stack)
     assert os.environ["PATH"] == str(tmp_path)

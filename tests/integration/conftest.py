@@ -7,7 +7,7 @@ import uuid
 import pytest
 from click.testing import CliRunner
 
-from models.registry import minio_client
+from models.storage import minio_client
 from streams.cli import cli
 from streams.topics import ensure_topics
 
@@ -21,7 +21,7 @@ def pipeline_settings(local_stack, synthetic_music_dir, synthetic_speech_dir, tm
         bucket_audio=f"e2e-audio-{tag}", bucket_features=f"e2e-features-{tag}",
         bucket_models=f"e2e-models-{tag}", bucket_clips=f"e2e-clips-{tag}",
     )  # fmt: skip
-    client = minio_client(settings)
+    client = minio_client(settings.object_store)
     for bucket in settings.buckets:
         client.make_bucket(bucket)
     ensure_topics(settings)

@@ -15,7 +15,7 @@ import uuid
 import numpy as np
 import pytest
 
-from models.registry import minio_client
+from models.storage import minio_client
 from schemas.codec import codec_for
 from schemas.emotions import EMOTIONS
 from streams.topics import ensure_topics
@@ -31,7 +31,7 @@ FEATURES_READY = codec_for("TrackFeaturesReady")
 def _send_tracks(settings, ids: list[str], seed: int) -> None:
     """Segment matrices into the features bucket and their TrackFeaturesReady events (keyed by
     track id, so they arrive on every partition)."""
-    client = minio_client(settings)
+    client = minio_client(settings.object_store)
     rng = np.random.default_rng(seed)
     prod = producer(settings)
     for track_id in ids:

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from models.registry import minio_client
+from models.storage import minio_client
 from schemas.codec import codec_for
 from streams.client import MoodstreamClient
 from streams.events import clip_event, feedback_event
@@ -158,7 +158,7 @@ def test_http_and_kafka_refuse_the_same_clips_with_the_same_reasons(worker) -> N
     nan_wav = _wav(1.0, subtype="FLOAT")
     nan_wav = nan_wav[:-64] + np.full(16, np.nan, np.float32).tobytes()
     bad = {"nan": nan_wav, "one-hertz": _wav(40.0, sr=1)}
-    client = minio_client(settings)
+    client = minio_client(settings.object_store)
     if not client.bucket_exists(settings.bucket_clips):
         client.make_bucket(settings.bucket_clips)
     huge_key = f"hostile/{uuid.uuid4().hex}.wav"

@@ -14,8 +14,9 @@ from models.exceptions import FeatureSpecMismatchError, ModelNotFoundError
 from models.feature_cache import MusicFeatureCache
 from models.features.music import DEFAULT_SPEC
 from models.inference import MusicEmotionClassifier
-from models.music_model import EMOTIONS
-from models.registry import ModelRegistry, minio_client
+from models.registry import ModelRegistry
+from models.storage import minio_client
+from schemas.emotions import EMOTIONS
 from streams.cli import cli
 
 pytestmark = pytest.mark.integration
@@ -26,7 +27,7 @@ def registry_settings(isolated):
     """Settings whose model registry is a bucket of the test's own, removed afterwards."""
     settings = isolated.replace(bucket_models=f"models-test-{uuid.uuid4().hex[:10]}")
     yield settings
-    client = minio_client(settings)
+    client = minio_client(settings.object_store)
     if client.bucket_exists(settings.bucket_models):
         for obj in client.list_objects(settings.bucket_models, recursive=True):
             client.remove_object(settings.bucket_models, obj.object_name)
@@ -34,7 +35,7 @@ def registry_settings(isolated):
 
 
 def test_fetch_says_what_to_do_when_nothing_is_promoted(registry_settings, tmp_path) -> None:
-    registry = ModelRegistry(registry_settings)
+    registry = ModelRegistry(registry_settings.object_store, registry_settings.bucket_models)
     with pytest.raises(ModelNotFoundError, match="models promote music"):
         registry.fetch("music", dest=tmp_path)
     with pytest.raises(ModelNotFoundError, match="no music model 'music-nope'"):
@@ -42,7 +43,7 @@ def test_fetch_says_what_to_do_when_nothing_is_promoted(registry_settings, tmp_p
 
 
 def test_registry_refuses_a_model_trained_on_other_features(registry_settings, tmp_path) -> None:
-    registry = ModelRegistry(registry_settings)
+    registry = ModelRegistry(registry_settings.object_store, registry_settings.bucket_models)
     weights = tmp_path / "model.keras"
     weights.write_bytes(b"not needed: the check comes first")
     record = registry.push(
@@ -80,7 +81,7 @@ def test_trained_model_round_trips_and_serves_held_out_tracks(
         catch_exceptions=False,
     )
     assert result.exit_code == 0, result.output
-    registry = ModelRegistry(registry_settings)
+    registry = ModelRegistry(registry_settings.object_store, registry_settings.bucket_models)
     (record,) = registry.list("music")
     assert registry.promoted_version("music") == record.version
     assert record.feature_spec == DEFAULT_SPEC.version
@@ -122,7 +123,7 @@ def test_theme_model_round_trips_through_the_registry(
         catch_exceptions=False,
     )
     assert result.exit_code == 0, result.output
-    registry = ModelRegistry(registry_settings)
+    registry = ModelRegistry(registry_settings.object_store, registry_settings.bucket_models)
     (record,) = registry.list("themes")
     assert registry.promoted_version("themes") == record.version
     assert record.metrics["sad"]["tracks"] == 12 and record.hyperparameters["topics"] == 5
@@ -166,7 +167,7 @@ def test_voice_model_round_trips_and_answers_a_clip(
         catch_exceptions=False,
     )
     assert result.exit_code == 0, result.output
-    registry = ModelRegistry(registry_settings)
+    registry = ModelRegistry(registry_settings.object_store, registry_settings.bucket_models)
     (record,) = registry.list("voice")
     assert record.feature_spec == DEFAULT_VOICE_SPEC.version and record.metrics["clips"] == 96
     classifier, served = VoiceEmotionClassifier.from_registry(registry, tmp_path / "models")

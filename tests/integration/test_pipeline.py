@@ -48,7 +48,7 @@ async def test_crawled_tracks_are_labelled_and_clips_follow_the_paper_s_flow(
     port = await site.start()
     try:
         profile = load_profile(PROFILES / "alpha.toml").on_host(f"127.0.0.1:{port}")
-        counters = await Crawler(profile, settings).run()
+        counters = await Crawler(profile, settings.crawl_target).run()
         assert counters.new == 20
 
         def labelled() -> int:

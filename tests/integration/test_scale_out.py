@@ -19,7 +19,7 @@ from crawler.crawl import Crawler
 from crawler.profile import load_profile
 from crawler.testsite import MusicSite
 from models.datasets.synthetic_music import write_synthetic_music
-from models.registry import minio_client
+from models.storage import minio_client
 from schemas.codec import codec_for
 from streams.client import MoodstreamClient
 from streams.topics import ensure_topics
@@ -86,7 +86,7 @@ async def test_killing_one_of_two_workers_loses_no_request(
         bucket_audio=f"{pipeline_settings.bucket_audio}-{tag}",
         bucket_features=f"{pipeline_settings.bucket_features}-{tag}",
     )
-    storage = minio_client(settings)
+    storage = minio_client(settings.object_store)
     for bucket in (settings.bucket_audio, settings.bucket_features):
         storage.make_bucket(bucket)
     ensure_topics(settings)
@@ -98,7 +98,8 @@ async def test_killing_one_of_two_workers_loses_no_request(
     second = None
     try:
         await Crawler(
-            load_profile(PROFILES / "alpha.toml").on_host(f"127.0.0.1:{port}"), settings
+            load_profile(PROFILES / "alpha.toml").on_host(f"127.0.0.1:{port}"),
+            settings.crawl_target,
         ).run()
         deadline = time.monotonic() + 180
         while _catalog_size(first) < 12:

@@ -45,7 +45,8 @@ async def test_record_pick_and_record_again_in_chromium(
     SHOTS.mkdir(parents=True, exist_ok=True)
     try:
         await Crawler(
-            load_profile(PROFILES / "alpha.toml").on_host(f"127.0.0.1:{port}"), settings
+            load_profile(PROFILES / "alpha.toml").on_host(f"127.0.0.1:{port}"),
+            settings.crawl_target,
         ).run()
         async with async_playwright() as pw:
             browser = await pw.chromium.launch(

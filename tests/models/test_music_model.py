@@ -8,8 +8,9 @@ import pytest
 from models.exceptions import FeatureParameterError
 from models.inference import MusicEmotionClassifier
 from models.layers import AttentionPooling
-from models.music_model import EMOTIONS, METHOD_MSE, ROWS_BY_KEY, TABLE1_ROWS, build_music_model
+from models.music_model import METHOD_MSE, ROWS_BY_KEY, TABLE1_ROWS, build_music_model
 from models.training import pad_sequences
+from schemas.emotions import EMOTIONS
 
 
 def _model(config=METHOD_MSE):

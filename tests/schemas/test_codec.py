@@ -7,7 +7,14 @@ import json
 
 import pytest
 
-from schemas.codec import SINGLE_OBJECT_MAGIC, AvroCodec, SchemaStore, codec_for, default_store
+from schemas.codec import (
+    AVRO_DIR,
+    SINGLE_OBJECT_MAGIC,
+    AvroCodec,
+    SchemaStore,
+    codec_for,
+    default_store,
+)
 from schemas.exceptions import SerializationError, UnknownSchemaError
 from tests.schemas.samples import SAMPLE_EVENTS
 
@@ -15,8 +22,10 @@ EVENT_NAMES = sorted(SAMPLE_EVENTS)
 
 
 def test_every_event_schema_has_a_sample() -> None:
-    events = {n.rsplit(".", 1)[1] for n in default_store().names if ".events." in n}
+    events = {p.stem.rsplit(".", 1)[1] for p in AVRO_DIR.glob("io.moodstream.events.*.avsc")}
     assert events == set(SAMPLE_EVENTS)
+    for name in events:
+        assert default_store().latest(f"io.moodstream.events.{name}") is not None
 
 
 @pytest.mark.parametrize("name", EVENT_NAMES)

@@ -26,7 +26,7 @@ def test_environment_overrides_and_round_trip() -> None:
         "MOODSTREAM_HOME": "/var/lib/moodstream",
     }
     settings = Settings.from_env(env)
-    assert (settings.kafka_host, settings.kafka_port) == ("10.0.0.5", 19092)
+    assert (settings.stack.kafka_host, settings.stack.kafka_port) == ("10.0.0.5", 19092)
     assert settings.partitions == 12 and settings.home == Path("/var/lib/moodstream")
     assert Settings.from_env(settings.to_env()) == settings
 
@@ -41,3 +41,29 @@ def test_secrets_stay_out_of_repr() -> None:
 def test_bad_number_names_the_variable() -> None:
     with pytest.raises(ValueError, match="MOODSTREAM_WEB_PORT='eighty'"):
         Settings.from_env({"MOODSTREAM_WEB_PORT": "eighty"})
+
+
+def test_the_small_configs_of_the_lower_layers_carry_the_settings_values() -> None:
+    settings = Settings.from_env(
+        {
+            "MOODSTREAM_S3_ENDPOINT": "s3.internal:9443",
+            "MOODSTREAM_S3_SECURE": "1",
+            "MOODSTREAM_S3_SECRET_KEY": "hunter2",
+            "MOODSTREAM_TOPIC_PREFIX": "prod",
+            "MOODSTREAM_APP_ID": "ms-eu",
+            "MOODSTREAM_BUCKET_AUDIO": "tracks",
+        }
+    )
+    store = settings.object_store
+    assert (store.endpoint, store.secure, store.secret_key) == ("s3.internal:9443", True, "hunter2")
+    assert "hunter2" not in repr(store) and "hunter2" not in repr(settings.stack)
+    target = settings.crawl_target
+    assert (target.topic, target.bucket, target.store) == (
+        "prod.tracks.discovered",
+        "tracks",
+        store,
+    )
+    assert target.transactional_id_prefix == "ms-eu"
+    stack = settings.stack
+    assert (stack.s3_host, stack.s3_port) == ("s3.internal", 9443)
+    assert stack.versioned_buckets == ("tracks",) and "tracks" in stack.buckets

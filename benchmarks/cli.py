@@ -1,0 +1,146 @@
+"""``moodstream bench ...``: scripts that print speed and memory figures.
+
+The root ``moodstream`` group loads this module by name (``streams.cli.COMMANDS``), so the
+benchmarks sit beside the product and nothing in the product imports them.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+__all__ = ["bench"]
+
+_json_option = click.option(
+    "--json", "as_json", is_flag=True, help="Print one JSON object instead of a table."
+)
+
+
+def _log(as_json: bool):
+    """Progress lines: to stderr when stdout carries the JSON."""
+    return (lambda msg: click.echo(msg, err=True)) if as_json else click.echo
+
+
+def _print(report: dict, format_report, as_json: bool) -> None:
+    click.echo(json.dumps(report) if as_json else format_report(report))
+
+
+@click.group()
+def bench() -> None:
+    """Benchmarks: scripts that print speed and memory figures."""
+
+
+@bench.command("features")
+@click.argument("directory", required=False, type=click.Path(exists=True, file_okay=False))
+@click.option("--limit", type=int, default=None, help="Only the first N files.")
+@_json_option
+@click.option(
+    "--only",
+    multiple=True,
+    type=click.Choice(["moodstream", "librosa_reference", "opensmile_egemaps"]),
+    help="Run only these implementations (default: every one whose packages are installed).",
+)
+@click.option(
+    "--rounds",
+    type=click.IntRange(min=1),
+    default=2,
+    show_default=True,
+    help="Runs of each implementation; each file counts with its cheapest run.",
+)
+def bench_features(
+    directory: str | None, limit: int | None, as_json: bool, only: tuple[str, ...], rounds: int
+) -> None:
+    """Real-time factor per core, peak memory and agreement of the music feature extractors."""
+    from benchmarks.features import MissingExtraError, format_report, run_features_bench
+    from models.exceptions import DatasetError
+
+    try:
+        report = run_features_bench(
+            Path(directory) if directory else None,
+            limit=limit,
+            implementations=only or None,
+            rounds=rounds,
+            log=_log(as_json),
+        )
+    except (MissingExtraError, DatasetError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    _print(report, format_report, as_json)
+
+
+@bench.command("formants")
+@click.argument("directory", required=False, type=click.Path(exists=True, file_okay=False))
+@click.option("--limit", type=int, default=8, show_default=True, help="Only the first N files.")
+@_json_option
+def bench_formants(directory: str | None, limit: int, as_json: bool) -> None:
+    """Time, agreement and vowel error of the two LPC root finders for formants."""
+    from benchmarks.formant_roots import format_report, run_formant_roots_bench
+    from models.datasets.wesnoth import audio_files, wesnoth_music
+    from models.exceptions import DatasetError
+
+    try:
+        files = audio_files(Path(directory) if directory else wesnoth_music(), limit=limit)
+    except DatasetError as exc:
+        raise click.ClickException(str(exc)) from exc
+    _print(run_formant_roots_bench(files, log=_log(as_json)), format_report, as_json)
+
+
+@bench.command("music")
+@click.option(
+    "--model",
+    "model_path",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="A .keras file (default: a fresh network of the method's shape).",
+)
+@click.option("--repeats", type=int, default=200, show_default=True)
+@_json_option
+def bench_music(model_path: str | None, repeats: int, as_json: bool) -> None:
+    """Serving latency (4-minute track, one core) and batched throughput of the music model."""
+    from benchmarks.music_model import format_report, run_music_bench
+
+    report = run_music_bench(model_path=Path(model_path) if model_path else None, repeats=repeats)
+    _print(report, format_report, as_json)
+
+
+@bench.command("crawl")
+@click.option("--tracks", type=int, default=40, show_default=True)
+@click.option(
+    "--seconds", type=float, default=10.0, show_default=True, help="Length of each track."
+)
+@_json_option
+@click.pass_obj
+def bench_crawl(settings, tracks: int, seconds: float, as_json: bool) -> None:
+    """Crawler throughput (tracks/s) against the local site at concurrency 1, 4 and 16."""
+    from benchmarks.crawl import format_report, run_crawl_bench
+
+    _print(run_crawl_bench(settings, tracks=tracks, seconds=seconds), format_report, as_json)
+
+
+@bench.command("pipeline")
+@click.option("--tracks", type=int, default=60, show_default=True)
+@click.option("--rate", type=float, default=10.0, show_default=True, help="Clips per second.")
+@click.option("--seconds", type=float, default=20.0, show_default=True)
+@_json_option
+@click.pass_obj
+def bench_pipeline(settings, tracks: int, rate: float, seconds: float, as_json: bool) -> None:
+    """Ingest throughput and clip -> recommendation latency with one worker (after make demo)."""
+    from benchmarks.pipeline import format_report, run_pipeline_bench
+
+    report = run_pipeline_bench(
+        settings, tracks=tracks, rate=rate, seconds=seconds, log=_log(as_json)
+    )
+    _print(report, format_report, as_json)
+
+
+@bench.command("voice")
+@click.option("--model", "model_path", type=click.Path(exists=True, dir_okay=False), default=None)
+@click.option("--repeats", type=int, default=100, show_default=True)
+@_json_option
+def bench_voice(model_path: str | None, repeats: int, as_json: bool) -> None:
+    """Voice clip -> emotion latency on one core (5 s clip, decode and features included)."""
+    from benchmarks.voice_model import format_report, run_voice_bench
+
+    report = run_voice_bench(model_path=Path(model_path) if model_path else None, repeats=repeats)
+    _print(report, format_report, as_json)

@@ -1,0 +1,343 @@
+"""``moodstream train|evaluate music|voice|themes`` and ``moodstream models``: the ML jobs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from streams.settings import Settings
+
+__all__ = ["train", "evaluate", "models_group"]
+
+_KINDS = click.Choice(["music", "themes", "voice"])
+
+
+def _options(*options):
+    """One decorator applying ``options`` in order (shared option sets are defined once)."""
+
+    def apply(fn):
+        for option in reversed(options):
+            fn = option(fn)
+        return fn
+
+    return apply
+
+
+_data_option = click.option(
+    "--data",
+    "data_dir",
+    required=True,
+    type=click.Path(exists=True, file_okay=False),
+    help="Folder with labels.csv.",
+)
+_seed_option = click.option("--seed", type=int, default=0, show_default=True)
+
+#: Options of every train/evaluate command of a network (music, voice).
+network_options = _options(
+    _data_option,
+    click.option(
+        "--group-col", default=None, help="Column that keeps clips of one song/speaker on one side."
+    ),
+    _seed_option,
+    click.option(
+        "--max-epochs",
+        type=int,
+        default=None,
+        help="Early-stopping ceiling (default: the config's).",
+    ),
+    click.option("--batch-size", type=int, default=None, help="Default: the paper's 150."),
+    click.option(
+        "--patience", type=int, default=None, help="Early-stopping patience (default: 25 epochs)."
+    ),
+)
+
+#: Options of both theme commands.
+theme_options = _options(
+    _data_option,
+    click.option(
+        "--topics", type=int, default=5, show_default=True, help="LDA topics per emotion."
+    ),
+    click.option(
+        "--codewords", type=int, default=150, show_default=True, help="Codebook size cap."
+    ),
+    _seed_option,
+)
+
+#: Where every train command puts its model.
+store_options = _options(
+    click.option(
+        "--promote/--no-promote", default=False, help="Promote the new model for serving."
+    ),
+    click.option(
+        "--no-push", is_flag=True, help="Keep the model local; do not store it in the registry."
+    ),
+    click.option(
+        "--out",
+        "out_dir",
+        type=click.Path(file_okay=False),
+        default=None,
+        help="Also keep the artefacts here.",
+    ),
+)
+
+
+def _eval_out_option(default: str):
+    return click.option(
+        "--out", "out_dir", type=click.Path(file_okay=False), default=default, show_default=True
+    )
+
+
+def _overrides(max_epochs: int | None, batch_size: int | None, patience: int | None) -> dict:
+    pairs = (("max_epochs", max_epochs), ("batch_size", batch_size), ("patience", patience))
+    return {k: v for k, v in pairs if v is not None}
+
+
+def _registry(settings: Settings, no_push: bool = False):
+    """The model registry, or ``None`` when the model stays local (``--no-push``)."""
+    if no_push:
+        return None
+    from models.registry import ModelRegistry
+
+    return ModelRegistry(settings.object_store, settings.bucket_models)
+
+
+def _cache_dir(settings: Settings) -> Path:
+    return settings.home / "cache"
+
+
+def _echo_stored(record, folder: Path, promote: bool) -> None:
+    click.echo(f"model artefacts: {folder}")
+    if record:
+        click.echo(
+            f"stored as {record.version}{' (promoted)' if promote else ''}: {record.metrics}"
+        )
+
+
+def _echo_report(text: str, out_dir: str) -> None:
+    click.echo(text)
+    click.echo(f"\nreport: {Path(out_dir) / 'report.json'}")
+
+
+# --------------------------------------------------------------------------- train
+
+
+@click.group()
+def train() -> None:
+    """Train a model and store it in the registry."""
+
+
+@train.command("music")
+@network_options
+@click.option(
+    "--loss",
+    type=click.Choice(["mse", "ce"]),
+    default="mse",
+    show_default=True,
+    help="The paper's MSE, or cross-entropy.",
+)
+@store_options
+@click.pass_obj
+def train_music(
+    settings: Settings, data_dir, group_col, seed, max_epochs, batch_size, patience, loss,
+    promote, no_push, out_dir,
+) -> None:  # fmt: skip
+    """Train the music emotion model (62-dim + attention + 2-layer LSTM) on a labelled folder."""
+    from models.music_jobs import run_train_music
+    from models.music_model import METHOD_CE, METHOD_MSE
+
+    config = (METHOD_MSE if loss == "mse" else METHOD_CE).with_(
+        **_overrides(max_epochs, batch_size, patience)
+    )
+    record, folder = run_train_music(
+        Path(data_dir), cache_dir=_cache_dir(settings), registry=_registry(settings, no_push),
+        config=config, group_col=group_col, seed=seed, promote=promote,
+        out_dir=Path(out_dir) if out_dir else None,
+    )  # fmt: skip
+    _echo_stored(record, folder, promote)
+
+
+@train.command("voice")
+@network_options
+@store_options
+@click.pass_obj
+def train_voice(
+    settings: Settings, data_dir, group_col, seed, max_epochs, batch_size, patience,
+    promote, no_push, out_dir,
+) -> None:  # fmt: skip
+    """Train the dual-channel HSF + CRNN voice emotion model on a labelled folder."""
+    from models.voice_jobs import run_train_voice
+    from models.voice_model import VOICE_METHOD
+
+    config = VOICE_METHOD.with_(**_overrides(max_epochs, batch_size, patience))
+    record, folder = run_train_voice(
+        Path(data_dir), cache_dir=_cache_dir(settings), registry=_registry(settings, no_push),
+        config=config, group_col=group_col, seed=seed, promote=promote,
+        out_dir=Path(out_dir) if out_dir else None,
+    )  # fmt: skip
+    _echo_stored(record, folder, promote)
+
+
+@train.command("themes")
+@theme_options
+@store_options
+@click.pass_obj
+def train_themes(
+    settings: Settings, data_dir, topics, codewords, seed, promote, no_push, out_dir
+) -> None:
+    """Fit per-emotion codebooks and LDA theme models on a labelled folder."""
+    from models.theme_jobs import run_train_themes
+    from models.themes import ThemeConfig
+
+    record, folder, _ = run_train_themes(
+        Path(data_dir), cache_dir=_cache_dir(settings), registry=_registry(settings, no_push),
+        config=ThemeConfig(topics=topics, codewords=codewords, seed=seed), promote=promote,
+        out_dir=Path(out_dir) if out_dir else None,
+    )  # fmt: skip
+    click.echo(f"model files: {folder}")
+    if record:
+        click.echo(f"stored as {record.version}{' (promoted)' if promote else ''}")
+
+
+# --------------------------------------------------------------------------- evaluate
+
+
+@click.group()
+def evaluate() -> None:
+    """Cross-validated evaluation beside the paper's tables."""
+
+
+@evaluate.command("music")
+@network_options
+@click.option("--folds", type=int, default=5, show_default=True)
+@click.option(
+    "--row",
+    "row_keys",
+    multiple=True,
+    type=click.Choice(["baseline", "lstm", "att-lstm", "method", "method-ce"]),
+    help="Evaluate only these Table 1 rows (repeatable; default: all). The SVM row always runs.",
+)
+@_eval_out_option("artifacts/music-eval")
+@click.pass_obj
+def evaluate_music_cmd(
+    settings: Settings, data_dir, group_col, seed, max_epochs, batch_size, patience, folds,
+    row_keys, out_dir,
+) -> None:  # fmt: skip
+    """All Table 1 rows + an SVM reference, Table 2 confusion; report.json and PNGs in --out."""
+    from models.evaluation import format_cv_report
+    from models.music_jobs import run_evaluate_music
+    from models.music_model import ROWS_BY_KEY, TABLE1_ROWS
+
+    report = run_evaluate_music(
+        Path(data_dir), cache_dir=_cache_dir(settings), folds=folds, group_col=group_col,
+        out_dir=Path(out_dir), seed=seed, overrides=_overrides(max_epochs, batch_size, patience),
+        rows=tuple(ROWS_BY_KEY[k] for k in row_keys) or TABLE1_ROWS,
+    )  # fmt: skip
+    _echo_report(format_cv_report(report), out_dir)
+
+
+@evaluate.command("voice")
+@network_options
+@click.option("--folds", type=int, default=5, show_default=True)
+@click.option(
+    "--row",
+    "row_keys",
+    multiple=True,
+    type=click.Choice(["crnn", "hsf-crnn", "method"]),
+    help="Evaluate only these Table 3 rows (repeatable; default: all).",
+)
+@click.option(
+    "--no-reference", is_flag=True, help="Skip the eGeMAPS + SVM reference row (needs opensmile)."
+)
+@_eval_out_option("artifacts/voice-eval")
+@click.pass_obj
+def evaluate_voice_cmd(
+    settings: Settings, data_dir, group_col, seed, max_epochs, batch_size, patience, folds,
+    row_keys, no_reference, out_dir,
+) -> None:  # fmt: skip
+    """Speaker-independent CV of the Table 3 rows (+ eGeMAPS/SVM); report.json and PNGs in --out."""
+    from models.evaluation import format_cv_report
+    from models.voice_jobs import run_evaluate_voice
+    from models.voice_model import TABLE3_ROWS, VOICE_ROWS_BY_KEY
+
+    report = run_evaluate_voice(
+        Path(data_dir), cache_dir=_cache_dir(settings), out_dir=Path(out_dir), folds=folds,
+        group_col=group_col, seed=seed, overrides=_overrides(max_epochs, batch_size, patience),
+        rows=tuple(VOICE_ROWS_BY_KEY[k] for k in row_keys) or TABLE3_ROWS,
+        reference=not no_reference,
+    )  # fmt: skip
+    _echo_report(format_cv_report(report), out_dir)
+
+
+@evaluate.command("themes")
+@theme_options
+@click.option(
+    "--truth-col", default=None, help="A labels.csv column of known themes: adds the ARI."
+)
+@_eval_out_option("artifacts/themes-eval")
+@click.pass_obj
+def evaluate_themes_cmd(
+    settings: Settings, data_dir, topics, codewords, seed, truth_col, out_dir
+) -> None:
+    """Coherence, perplexity, sizes and stability of the themes per emotion; report.json + PNG."""
+    from models.theme_jobs import format_themes_report, run_evaluate_themes
+    from models.themes import ThemeConfig
+
+    report = run_evaluate_themes(
+        Path(data_dir), cache_dir=_cache_dir(settings), out_dir=Path(out_dir),
+        config=ThemeConfig(topics=topics, codewords=codewords, seed=seed), truth_col=truth_col,
+    )  # fmt: skip
+    _echo_report(format_themes_report(report), out_dir)
+
+
+# --------------------------------------------------------------------------- models
+
+
+@click.group("models")
+def models_group() -> None:
+    """The model registry: list, show, promote."""
+
+
+@models_group.command("list")
+@click.argument("kind", required=False, type=_KINDS)
+@click.pass_obj
+def models_list(settings: Settings, kind) -> None:
+    """Stored models, oldest first; * marks the promoted ones."""
+    registry = _registry(settings)
+    promoted = {k: registry.promoted_version(k) for k in _KINDS.choices}
+    for record in registry.list(kind):
+        mark = "*" if promoted.get(record.kind) == record.version else " "
+        click.echo(
+            f"{mark} {record.version:<40} {record.created_at}  {record.feature_spec}  "
+            f"{json.dumps(record.metrics)}"
+        )
+
+
+@models_group.command("show")
+@click.argument("kind", type=_KINDS)
+@click.argument("version")
+@click.pass_obj
+def models_show(settings: Settings, kind, version) -> None:
+    """A model's metadata as JSON."""
+    from models.exceptions import ModelsError
+
+    try:
+        click.echo(_registry(settings).show(kind, version).to_json())
+    except ModelsError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@models_group.command("promote")
+@click.argument("kind", type=_KINDS)
+@click.argument("version")
+@click.pass_obj
+def models_promote(settings: Settings, kind, version) -> None:
+    """Make VERSION the model that workers serve."""
+    from models.exceptions import ModelsError
+
+    try:
+        _registry(settings).promote(kind, version)
+    except ModelsError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"promoted {version}")
