@@ -107,6 +107,16 @@ def _cache_dir(settings: Settings) -> Path:
     return settings.home / "cache"
 
 
+def _stored_where(settings: Settings, no_push: bool, promote: bool, out_dir: str | None) -> dict:
+    """The keyword arguments every ``run_train_*`` job takes from the store options."""
+    return {
+        "cache_dir": _cache_dir(settings),
+        "registry": _registry(settings, no_push),
+        "promote": promote,
+        "out_dir": Path(out_dir) if out_dir else None,
+    }
+
+
 def _echo_stored(record, folder: Path, promote: bool) -> None:
     click.echo(f"model artefacts: {folder}")
     if record:
@@ -151,9 +161,8 @@ def train_music(
         **_overrides(max_epochs, batch_size, patience)
     )
     record, folder = run_train_music(
-        Path(data_dir), cache_dir=_cache_dir(settings), registry=_registry(settings, no_push),
-        config=config, group_col=group_col, seed=seed, promote=promote,
-        out_dir=Path(out_dir) if out_dir else None,
+        Path(data_dir), config=config, group_col=group_col, seed=seed,
+        **_stored_where(settings, no_push, promote, out_dir),
     )  # fmt: skip
     _echo_stored(record, folder, promote)
 
@@ -172,9 +181,8 @@ def train_voice(
 
     config = VOICE_METHOD.with_(**_overrides(max_epochs, batch_size, patience))
     record, folder = run_train_voice(
-        Path(data_dir), cache_dir=_cache_dir(settings), registry=_registry(settings, no_push),
-        config=config, group_col=group_col, seed=seed, promote=promote,
-        out_dir=Path(out_dir) if out_dir else None,
+        Path(data_dir), config=config, group_col=group_col, seed=seed,
+        **_stored_where(settings, no_push, promote, out_dir),
     )  # fmt: skip
     _echo_stored(record, folder, promote)
 
@@ -191,9 +199,8 @@ def train_themes(
     from models.themes import ThemeConfig
 
     record, folder, _ = run_train_themes(
-        Path(data_dir), cache_dir=_cache_dir(settings), registry=_registry(settings, no_push),
-        config=ThemeConfig(topics=topics, codewords=codewords, seed=seed), promote=promote,
-        out_dir=Path(out_dir) if out_dir else None,
+        Path(data_dir), config=ThemeConfig(topics=topics, codewords=codewords, seed=seed),
+        **_stored_where(settings, no_push, promote, out_dir),
     )  # fmt: skip
     click.echo(f"model files: {folder}")
     if record:

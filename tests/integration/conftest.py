@@ -11,10 +11,22 @@ from models.storage import minio_client
 from streams.cli import cli
 from streams.topics import ensure_topics
 
+#: How the session's models are trained: once, through the CLI, pushed and promoted.
+TRAINING_ARGS = {
+    "music": ["--max-epochs", "40", "--batch-size", "16", "--patience", "8"],
+    "themes": [],
+    "voice": ["--group-col", "speaker", "--max-epochs", "10"],
+}
+
 
 @pytest.fixture(scope="session")
 def pipeline_settings(local_stack, synthetic_music_dir, synthetic_speech_dir, tmp_path_factory):
-    """Buckets, topics and promoted models of the end-to-end tests (trained once per run)."""
+    """Buckets, topics and promoted models of the end-to-end and registry tests.
+
+    The three models are trained once per run with ``moodstream train KIND ... --promote`` (music
+    and themes on the synthetic music, voice on the synthetic speech); each CLI run's output is
+    in ``settings.home / "trained" / KIND.txt`` and its local copy in ``.../KIND/``.
+    """
     tag = uuid.uuid4().hex[:8]
     settings = local_stack.replace(
         topic_prefix=f"e2e-{tag}", app_id=f"e2e-{tag}", home=tmp_path_factory.mktemp("e2e-home"),
@@ -27,13 +39,17 @@ def pipeline_settings(local_stack, synthetic_music_dir, synthetic_speech_dir, tm
     ensure_topics(settings)
     env = settings.to_env()
     runner = CliRunner()
-    for args in (
-        ["train", "music", "--data", str(synthetic_music_dir), "--max-epochs", "40", "--batch-size", "16", "--patience", "8", "--promote"],
-        ["train", "themes", "--data", str(synthetic_music_dir), "--promote"],
-        ["train", "voice", "--data", str(synthetic_speech_dir), "--group-col", "speaker", "--max-epochs", "10", "--promote"],
-    ):  # fmt: skip
+    data = {
+        "music": synthetic_music_dir,
+        "themes": synthetic_music_dir,
+        "voice": synthetic_speech_dir,
+    }
+    trained = settings.home / "trained"
+    for kind, extra in TRAINING_ARGS.items():
+        args = ["train", kind, "--data", str(data[kind]), *extra, "--out", str(trained / kind), "--promote"]  # fmt: skip
         result = runner.invoke(cli, args, env=env, catch_exceptions=False)
         assert result.exit_code == 0, result.output
+        (trained / f"{kind}.txt").write_text(result.output)
     yield settings
     for bucket in settings.buckets:
         for obj in client.list_objects(bucket, recursive=True):

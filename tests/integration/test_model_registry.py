@@ -57,37 +57,33 @@ def test_registry_refuses_a_model_trained_on_other_features(registry_settings, t
     assert not (tmp_path / "cache" / record.version / "model.keras").exists()
 
 
-@pytest.mark.slow
+# The three round trips below read the models that the session fixture ``pipeline_settings``
+# trained once through ``moodstream train KIND --data ... --out ... --promote`` (see
+# tests/integration/conftest.py): training, pushing and promoting is that fixture's CLI run;
+# these tests check what it stored, listed, promoted and serves.
+
+
+def _registry(settings) -> ModelRegistry:
+    return ModelRegistry(settings.object_store, settings.bucket_models)
+
+
 def test_trained_model_round_trips_and_serves_held_out_tracks(
-    registry_settings, tmp_path, synthetic_music_dir, held_out_music_dir
+    pipeline_settings, tmp_path, held_out_music_dir
 ) -> None:
-    env = {**registry_settings.to_env(), "MOODSTREAM_HOME": str(tmp_path / "home")}
-    result = CliRunner().invoke(
-        cli,
-        [
-            "train",
-            "music",
-            "--data",
-            str(synthetic_music_dir),
-            "--max-epochs",
-            "60",
-            "--batch-size",
-            "16",
-            "--patience",
-            "10",
-            "--promote",
-        ],  # fmt: skip
-        env=env,
-        catch_exceptions=False,
-    )
-    assert result.exit_code == 0, result.output
-    registry = ModelRegistry(registry_settings.object_store, registry_settings.bucket_models)
+    settings = pipeline_settings
+    registry = _registry(settings)
     (record,) = registry.list("music")
     assert registry.promoted_version("music") == record.version
+    assert (
+        f"stored as {record.version} (promoted)"
+        in (settings.home / "trained" / "music.txt").read_text()
+    )
     assert record.feature_spec == DEFAULT_SPEC.version
     assert record.hyperparameters["lstm_layers"] == 2 and record.hyperparameters["seed"] == 0
+    assert record.hyperparameters["max_epochs"] == 40 and record.hyperparameters["batch_size"] == 16
     assert len(record.training_data) == 64 and record.metrics["clips"] == 48
     assert record.created_at and set(record.files) == {"model.keras", "training.json"}
+    env = settings.to_env()
     listing = CliRunner().invoke(cli, ["models", "list", "music"], env=env)
     assert f"* {record.version}" in listing.output
     shown = CliRunner().invoke(cli, ["models", "show", "music", record.version], env=env)
@@ -103,34 +99,19 @@ def test_trained_model_round_trips_and_serves_held_out_tracks(
 
 
 def test_theme_model_round_trips_through_the_registry(
-    registry_settings, tmp_path, synthetic_music_dir
+    pipeline_settings, tmp_path, synthetic_music_dir
 ) -> None:
     from models.themes import ThemeModel
 
-    env = {**registry_settings.to_env(), "MOODSTREAM_HOME": str(tmp_path / "home")}
-    result = CliRunner().invoke(
-        cli,
-        [
-            "train",
-            "themes",
-            "--data",
-            str(synthetic_music_dir),
-            "--out",
-            str(tmp_path / "local"),
-            "--promote",
-        ],
-        env=env,
-        catch_exceptions=False,
-    )
-    assert result.exit_code == 0, result.output
-    registry = ModelRegistry(registry_settings.object_store, registry_settings.bucket_models)
+    settings = pipeline_settings
+    registry = _registry(settings)
     (record,) = registry.list("themes")
     assert registry.promoted_version("themes") == record.version
     assert record.metrics["sad"]["tracks"] == 12 and record.hyperparameters["topics"] == 5
     served, served_record = ThemeModel.from_registry(registry, tmp_path / "cache")
-    local = ThemeModel.load(tmp_path / "local")
+    local = ThemeModel.load(settings.home / "trained" / "themes")
     clips = read_labelled_folder(synthetic_music_dir)
-    matrices, _ = MusicFeatureCache(tmp_path / "home" / "cache" / "features").features(
+    matrices, _ = MusicFeatureCache(settings.home / "cache" / "features").features(
         [c.path for c in clips]
     )
     for clip, matrix in zip(clips, matrices, strict=True):
@@ -142,34 +123,17 @@ def test_theme_model_round_trips_through_the_registry(
     assert served_record.version == record.version
 
 
-@pytest.mark.slow
 def test_voice_model_round_trips_and_answers_a_clip(
-    registry_settings, tmp_path, synthetic_speech_dir
+    pipeline_settings, tmp_path, synthetic_speech_dir
 ) -> None:
     from models.features.voice import DEFAULT_VOICE_SPEC
     from models.voice import VoiceEmotionClassifier
 
-    env = {**registry_settings.to_env(), "MOODSTREAM_HOME": str(tmp_path / "home")}
-    result = CliRunner().invoke(
-        cli,
-        [
-            "train",
-            "voice",
-            "--data",
-            str(synthetic_speech_dir),
-            "--group-col",
-            "speaker",
-            "--max-epochs",
-            "8",
-            "--promote",
-        ],  # fmt: skip
-        env=env,
-        catch_exceptions=False,
-    )
-    assert result.exit_code == 0, result.output
-    registry = ModelRegistry(registry_settings.object_store, registry_settings.bucket_models)
+    registry = _registry(pipeline_settings)
     (record,) = registry.list("voice")
+    assert registry.promoted_version("voice") == record.version
     assert record.feature_spec == DEFAULT_VOICE_SPEC.version and record.metrics["clips"] == 96
+    assert set(record.files) == {"model.keras", "training.json"}
     classifier, served = VoiceEmotionClassifier.from_registry(registry, tmp_path / "models")
     assert served.version == record.version == classifier.version
     clip = sorted(synthetic_speech_dir.glob("*.wav"))[0]
