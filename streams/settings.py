@@ -3,6 +3,8 @@
 Every process (worker, crawler, CLI, tests) builds a :class:`Settings` once, at start-up,
 with :meth:`Settings.from_env`, and passes it down. Nothing deeper in the code reads the
 environment: that keeps tests free to build settings of their own (quix-streams does the same).
+The layers below ``streams`` never see a ``Settings``: it hands them the small configs they take
+(:attr:`Settings.object_store`, :attr:`Settings.crawl_target`, :attr:`Settings.stack`).
 
 Environment variables (all optional; the defaults are the local stack of ``deploy/local``):
 
