@@ -39,11 +39,15 @@ LETTER = codec_for("DeadLetter")
 @pytest.fixture(scope="module")
 def worker(local_stack, tmp_path_factory):
     tag = uuid.uuid4().hex[:10]
+    # A models bucket of its own, left empty: the shared "models" bucket may hold the demo's
+    # promoted models, and this worker must have none.
     settings = local_stack.replace(
         topic_prefix=f"hostile-{tag}", app_id=f"hostile-{tag}",
-        home=tmp_path_factory.mktemp("hostile-home"),
+        home=tmp_path_factory.mktemp("hostile-home"), bucket_models=f"hostile-models-{tag}",
         web_body_timeout_s=1.5, web_idle_timeout_s=2.0, web_reply_timeout_s=2.0,
     )  # fmt: skip
+    storage = minio_client(settings.object_store)
+    storage.make_bucket(settings.bucket_models)
     ensure_topics(settings)
     proc = WorkerProcess(settings, tmp_path_factory.mktemp("hostile-logs"))
     proc.start(ready="tables_ready")
@@ -51,6 +55,7 @@ def worker(local_stack, tmp_path_factory):
     # Killed, not stopped: its recommend agent waits for a voice model that never comes, and
     # a SIGTERM then takes the full 30 s grace period (nothing here needs a clean stop).
     proc.kill()
+    storage.remove_bucket(settings.bucket_models)
 
 
 def _wav(seconds: float, sr: int = 16000, *, channels: int = 1, subtype: str = "PCM_16") -> bytes:
