@@ -18,6 +18,8 @@ import uuid
 
 import numpy as np
 
+from schemas.emotions import EMOTIONS
+
 __all__ = ["run_pipeline_bench", "format_report"]
 
 
@@ -114,9 +116,7 @@ def run_pipeline_bench(
         producer.flush()
         while True:
             done = sum(
-                len(v)
-                for e in ("sad", "happy", "angry", "calm")
-                for v in worker.get(f"/api/catalog/{e}")["themes"].values()
+                len(v) for e in EMOTIONS for v in worker.get(f"/api/catalog/{e}")["themes"].values()
             )
             if done >= len(events):
                 break

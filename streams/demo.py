@@ -25,6 +25,7 @@ import click
 import numpy as np
 from tqdm import tqdm
 
+from schemas.emotions import EMOTIONS
 from streams.settings import Settings
 
 __all__ = ["run_demo"]
@@ -132,9 +133,7 @@ def _wait_healthy(settings: Settings, timeout_s: float = 180.0) -> dict:
 
 
 def _catalog(settings: Settings) -> dict[str, dict[str, list]]:
-    return {
-        e: _get(settings, f"/api/catalog/{e}")["themes"] for e in ("sad", "happy", "angry", "calm")
-    }
+    return {e: _get(settings, f"/api/catalog/{e}")["themes"] for e in EMOTIONS}
 
 
 def _clip(emotion: str, voice: str, seed: int) -> bytes:

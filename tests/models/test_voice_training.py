@@ -12,9 +12,8 @@ from streams.cli import cli
 
 
 @pytest.mark.slow
-# 3 folds of CRNN training took 8.5 min on a 2-core machine where TensorFlow ran 3x slower than
-# where the suite was first timed. The suite-wide 600 s timeout guards against hangs; it is not
-# a speed check, so this test gets more room.
+# Three folds of CRNN training: far longer than any other test on a slow machine. The suite-wide
+# 600 s timeout guards against hangs; it is not a speed check, so this test gets more room.
 @pytest.mark.timeout(1800)
 def test_evaluate_voice_cli_is_well_above_chance_on_unseen_speakers(
     tmp_path, synthetic_speech_dir
