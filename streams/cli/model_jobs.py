@@ -45,11 +45,19 @@ network_options = _options(
         "--max-epochs",
         type=int,
         default=None,
-        help="Early-stopping ceiling (default: the config's).",
+        help="Early-stopping ceiling (default: the config's; music 300, voice 60).",
     ),
-    click.option("--batch-size", type=int, default=None, help="Default: the paper's 150."),
     click.option(
-        "--patience", type=int, default=None, help="Early-stopping patience (default: 25 epochs)."
+        "--batch-size",
+        type=int,
+        default=None,
+        help="Default: the config's (music: the paper's 150; voice: 32).",
+    ),
+    click.option(
+        "--patience",
+        type=int,
+        default=None,
+        help="Early-stopping patience in epochs (default: the config's; music 25, voice 10).",
     ),
 )
 
