@@ -10,10 +10,13 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: install system-deps demo-deps stack-up stack-down stack-status lint test test-unit demo bench clean
 
-$(STAMP): pyproject.toml
+# musicnn 0.1.0 ships pretrained music taggers (ISC licence). Only its checkpoint files are used
+# (models/musicnn.py); its own pins (numpy<1.17, TF1) break resolution, hence --no-deps.
+$(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q -U pip wheel setuptools
 	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q --no-deps musicnn==0.1.0
 	touch $(STAMP)
 
 system-deps:
