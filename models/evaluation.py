@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from models.music_candidates import Candidate, candidate_inputs, fit_candidate
 from models.music_model import METHOD_MSE, TABLE1_ROWS, MusicModelConfig
 from models.splits import group_folds, rbf_svm_accuracy
 from models.training import fit_music_model, pad_sequences, select_features
@@ -68,12 +69,19 @@ def evaluate_music(
     seed: int = 0,
     rows: tuple[MusicModelConfig, ...] = TABLE1_ROWS,
     overrides: dict | None = None,
+    candidates: tuple[Candidate, ...] = (),
+    embeddings: np.ndarray | None = None,
     progress=None,
 ) -> dict:
-    """Cross-validate every row; return the report (the ``report.json`` content).
+    """Cross-validate every row on the same folds; return the report (``report.json``).
 
-    ``overrides`` (e.g. ``{"max_epochs": 40, "batch_size": 16}``) apply to every row.
+    ``overrides`` (e.g. ``{"max_epochs": 40, "batch_size": 16}``) apply to every network row.
+    ``candidates`` (:mod:`models.music_candidates`) need the tracks' ``embeddings``; their
+    hyper-parameters are chosen inside each training fold. The report's ``champion`` names the
+    row with the best mean accuracy.
     """
+    if candidates and embeddings is None:
+        raise ValueError("candidate rows need the tracks' embeddings")
     y = np.array([EMOTIONS.index(e) for e in labels])
     groups_arr = np.asarray(groups)
     splits = group_folds(y, groups_arr, folds, seed)
@@ -81,6 +89,10 @@ def evaluate_music(
     configs = [row.with_(**(overrides or {})) for row in rows]
     per_fold: dict[str, list[float]] = {c.name: [] for c in configs}
     per_fold[SVM_ROW] = []
+    for candidate in candidates:
+        per_fold[candidate.name] = []
+    kinds = {c.name: "paper" for c in configs} | {SVM_ROW: "reference"}
+    kinds |= {c.name: "candidate" for c in candidates}
     method_true, method_pred = [], []
     for k, fold in enumerate(splits):
         for config in configs:
@@ -103,6 +115,12 @@ def evaluate_music(
                 progress(1)
         accuracy, _ = rbf_svm_accuracy(stats, y, fold, seed)
         per_fold[SVM_ROW].append(accuracy)
+        for candidate in candidates:
+            x = candidate_inputs(candidate, embeddings, stats)
+            clf = fit_candidate(x[fold.train], y[fold.train], groups_arr[fold.train], seed + k)
+            per_fold[candidate.name].append(
+                float(np.mean(clf.predict(x[fold.test]) == y[fold.test]))
+            )
         logger.info("fold %d/%d done", k + 1, folds)
     report_rows = []
     for name, accs in per_fold.items():
@@ -113,6 +131,7 @@ def evaluate_music(
                 "accuracy_std": float(np.std(accs)),
                 "per_fold": accs,
                 "paper_accuracy": PAPER_TABLE1.get(name),
+                "kind": kinds[name],
             }
         )
     report = {
@@ -123,6 +142,7 @@ def evaluate_music(
         "groups": int(np.unique(groups_arr).size),
         "class_counts": {e: int(np.sum(y == i)) for i, e in enumerate(EMOTIONS)},
         "rows": report_rows,
+        "champion": max(report_rows, key=lambda row: row["accuracy_mean"])["name"],
         "overrides": overrides or {},
         "emotions": list(EMOTIONS),
     }
@@ -205,12 +225,13 @@ def format_cv_report(report: dict) -> str:
     lines = [
         f"{report['clips']} clips, {report['groups']} groups, group-wise stratified {report['folds']}-fold CV",
         "",
-        f"{'model':<62}{'measured':>16}{'paper':>8}",
+        f"{'model':<70}{'measured':>16}{'paper':>8}",
     ]
     for row in report["rows"]:
         measured = f"{100 * row['accuracy_mean']:.1f} +- {100 * row['accuracy_std']:.1f}"
         paper = f"{row['paper_accuracy']:.1f}" if row.get("paper_accuracy") else "-"
-        lines.append(f"{row['name']:<62}{measured:>16}{paper:>8}")
+        mark = "  <- champion" if row["name"] == report.get("champion") else ""
+        lines.append(f"{row['name']:<70}{measured:>16}{paper:>8}{mark}")
     if "confusion" in report and report.get("paper_confusion"):
         lines += ["", f"confusion (%, rows true), {report['confusion_row']}; paper in brackets:"]
         lines.append(" " * 8 + "".join(f"{e:>16}" for e in report["emotions"]))

@@ -12,6 +12,8 @@ from models.datasets.labelled import read_labelled_folder
 from models.evaluation import evaluate_music, write_report
 from models.feature_cache import MusicFeatureCache
 from models.features.music import DEFAULT_SPEC
+from models.music_candidates import CANDIDATES, Candidate
+from models.music_embedding import MusicEmbeddingCache
 from models.music_model import METHOD_MSE, TABLE1_ROWS, MusicModelConfig
 from models.registry import ModelRecord, ModelRegistry, store_trained_model
 from models.training import fit_music_model
@@ -73,9 +75,16 @@ def run_evaluate_music(
     seed: int = 0,
     overrides: dict | None = None,
     rows: tuple[MusicModelConfig, ...] = TABLE1_ROWS,
+    candidates: tuple[Candidate, ...] = tuple(CANDIDATES.values()),
 ) -> dict:
-    """Cross-validate every Table 1 row on ``data_dir``; write report.json and figures to ``out_dir``."""
+    """Cross-validate the Table 1 ``rows``, the SVM reference and the ``candidates`` on the same
+    folds of ``data_dir``; write report.json and figures to ``out_dir``."""
     clips, matrices, _ = load_music_set(cache_dir, data_dir, group_col)
+    embeddings = None
+    if candidates:
+        with tqdm(total=len(clips), desc="embeddings", unit="track", leave=False) as bar:
+            cache = MusicEmbeddingCache(cache_dir / "embeddings")
+            embeddings = cache.embeddings([c.path for c in clips], progress=bar.update)
     with tqdm(total=folds * len(rows), desc="models", unit="fit") as bar:
         report = evaluate_music(
             matrices,
@@ -85,6 +94,8 @@ def run_evaluate_music(
             seed=seed,
             rows=rows,
             overrides=overrides,
+            candidates=candidates,
+            embeddings=embeddings,
             progress=bar.update,
         )
     report["data"] = str(data_dir)

@@ -230,8 +230,19 @@ def evaluate() -> None:
     "--row",
     "row_keys",
     multiple=True,
-    type=click.Choice(["baseline", "lstm", "att-lstm", "method", "method-ce"]),
-    help="Evaluate only these Table 1 rows (repeatable; default: all). The SVM row always runs.",
+    type=click.Choice(
+        [
+            "baseline",
+            "lstm",
+            "att-lstm",
+            "method",
+            "method-ce",
+            "embedding-lr",
+            "embedding-stats-lr",
+        ]
+    ),
+    help="Evaluate only these rows: Table 1's and the musicnn-embedding candidates (repeatable; "
+    "default: all). The SVM reference row always runs.",
 )
 @_eval_out_option("artifacts/music-eval")
 @click.pass_obj
@@ -241,13 +252,17 @@ def evaluate_music_cmd(
 ) -> None:  # fmt: skip
     """All Table 1 rows + an SVM reference, Table 2 confusion; report.json and PNGs in --out."""
     from models.evaluation import format_cv_report
+    from models.music_candidates import CANDIDATES
     from models.music_jobs import run_evaluate_music
     from models.music_model import ROWS_BY_KEY, TABLE1_ROWS
 
+    paper_rows = tuple(ROWS_BY_KEY[k] for k in row_keys if k in ROWS_BY_KEY)
+    candidates = tuple(CANDIDATES[k] for k in row_keys if k in CANDIDATES)
     report = run_evaluate_music(
         Path(data_dir), cache_dir=_cache_dir(settings), folds=folds, group_col=group_col,
         out_dir=Path(out_dir), seed=seed, overrides=_overrides(max_epochs, batch_size, patience),
-        rows=tuple(ROWS_BY_KEY[k] for k in row_keys) or TABLE1_ROWS,
+        rows=paper_rows if row_keys else TABLE1_ROWS,
+        candidates=candidates if row_keys else tuple(CANDIDATES.values()),
     )  # fmt: skip
     _echo_report(format_cv_report(report), out_dir)
 

@@ -94,3 +94,35 @@ def test_evaluate_cli_scores_held_out_synthetic_tracks(tmp_path, synthetic_music
     assert (out / "confusion.png").stat().st_size > 1000
     assert (out / "per_fold_accuracy.png").stat().st_size > 1000
     assert "71.5" in result.output  # printed beside the paper's number
+
+
+@pytest.mark.slow
+def test_evaluate_cli_adds_the_embedding_candidate_on_the_same_folds_and_names_a_champion(
+    tmp_path, synthetic_music_dir
+) -> None:
+    from models.musicnn import MusicnnUnavailableError, checkpoint_prefix
+
+    try:
+        checkpoint_prefix("MSD_musicnn")
+    except MusicnnUnavailableError as exc:
+        pytest.skip(str(exc))
+    out = tmp_path / "eval"
+    result = CliRunner().invoke(
+        cli,
+        ["evaluate", "music", "--data", str(synthetic_music_dir), "--folds", "3",
+         "--row", "embedding-lr", "--out", str(out)],
+        env={"MOODSTREAM_HOME": str(tmp_path / "home")},
+        catch_exceptions=False,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    report = json.loads((out / "report.json").read_text())
+    rows = {row["name"]: row for row in report["rows"]}
+    candidate = rows["candidate: musicnn MSD+MTT embedding + logistic regression"]
+    reference = rows["reference: segment mean+std + RBF SVM"]
+    assert (candidate["kind"], reference["kind"]) == ("candidate", "reference")
+    assert len(candidate["per_fold"]) == len(reference["per_fold"]) == 3
+    # Unseen synthetic tracks; chance is 25 %.
+    assert candidate["accuracy_mean"] >= 0.85, report
+    best = max(report["rows"], key=lambda row: row["accuracy_mean"])
+    assert report["champion"] == best["name"]
+    assert f"{report['champion']:<70}" in result.output and "<- champion" in result.output

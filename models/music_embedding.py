@@ -1,0 +1,83 @@
+"""Track-level music embeddings from the pretrained musicnn taggers, cached per audio file.
+
+A track's embedding is, for each musicnn model, the mean and the standard deviation over its 3 s
+patches of the 200-unit penultimate layer, and the mean of the 50 tag probabilities: 450 values
+per model, 900 for MSD + MTT. At most :data:`MAX_PATCHES` patches, spread over the track, are
+analysed, which bounds the cost of a long track.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from models.audio import load_audio
+from models.exceptions import AudioDecodeError, DatasetError
+from models.feature_cache import file_sha256
+from models.musicnn import MUSICNN_MODELS, MUSICNN_SR, Musicnn, musicnn_log_mel, musicnn_patches
+
+__all__ = ["MAX_PATCHES", "EMBEDDING_VERSION", "MusicEmbedder", "MusicEmbeddingCache"]
+
+logger = logging.getLogger(__name__)
+
+#: Patches analysed per track at most (spread evenly): 48 s of a track of any length.
+MAX_PATCHES = 16
+#: Changes whenever what an embedding holds changes; part of every cache key.
+EMBEDDING_VERSION = (
+    "musicnn-"
+    + hashlib.sha256(
+        repr((MUSICNN_MODELS, MAX_PATCHES, "mean+std penultimate, mean tags")).encode()
+    ).hexdigest()[:10]
+)
+
+
+class MusicEmbedder:
+    """Both musicnn models, loaded once; :meth:`embed` gives a track's 900 values."""
+
+    def __init__(self, models: tuple[str, ...] = MUSICNN_MODELS) -> None:
+        self.networks = [Musicnn(m) for m in models]
+
+    def embed(self, y: np.ndarray) -> np.ndarray:
+        """The embedding of 16 kHz mono audio ``y``."""
+        patches = musicnn_patches(musicnn_log_mel(y), max_patches=MAX_PATCHES)
+        parts = []
+        for network in self.networks:
+            out = network(patches)
+            parts += [
+                out.penultimate.mean(axis=0),
+                out.penultimate.std(axis=0),
+                out.tags.mean(axis=0),
+            ]
+        return np.concatenate(parts).astype(np.float32)
+
+
+class MusicEmbeddingCache:
+    """Embeddings of audio files, cached under ``root/<EMBEDDING_VERSION>/<sha256>.npy``."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root) / EMBEDDING_VERSION
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._embedder: MusicEmbedder | None = None
+
+    def embeddings(self, paths: list[Path], *, progress=None) -> np.ndarray:
+        """``(len(paths), 900)``; missing ones are computed in this process (TensorFlow)."""
+        rows = []
+        for path in paths:
+            entry = self.root / f"{file_sha256(path)}.npy"
+            if not entry.exists():
+                if self._embedder is None:
+                    self._embedder = MusicEmbedder()
+                try:
+                    vector = self._embedder.embed(load_audio(path, sr=MUSICNN_SR))
+                except AudioDecodeError as exc:
+                    raise DatasetError(f"{path}: {exc}") from exc
+                tmp = entry.with_suffix(".tmp.npy")
+                np.save(tmp, vector)
+                tmp.replace(entry)
+            rows.append(np.load(entry))
+            if progress is not None:
+                progress(1)
+        return np.stack(rows)
