@@ -13,7 +13,13 @@ from pathlib import Path
 
 import numpy as np
 
-from models.music_candidates import Candidate, candidate_inputs, fit_candidate
+from models.calibration import expected_calibration_error, plot_reliability, reliability_bins
+from models.music_candidates import (
+    Candidate,
+    calibrated_probabilities,
+    candidate_inputs,
+    fit_candidate,
+)
 from models.music_model import METHOD_MSE, TABLE1_ROWS, MusicModelConfig
 from models.splits import group_folds, rbf_svm_accuracy
 from models.training import fit_music_model, pad_sequences, select_features
@@ -60,6 +66,28 @@ def confusion_percent(y_true: np.ndarray, y_pred: np.ndarray) -> list[list[float
     return (100.0 * counts / np.maximum(rows, 1)).round(1).tolist()
 
 
+def _describe_choice(params: dict) -> str:
+    """``parts=tags C=0.03``: what the inner cross-validation chose for one outer fold."""
+    parts = params["functiontransformer__kw_args"]["parts"]
+    return f"parts={'+'.join(parts)} C={params['logisticregression__C']:g}"
+
+
+def _calibration_summary(
+    folds: list[tuple[np.ndarray, np.ndarray, np.ndarray]], y: np.ndarray
+) -> dict:
+    """ECE of the out-of-fold probabilities, raw and temperature-scaled, and the reliability
+    bins of the scaled ones."""
+    index = np.concatenate([test for test, _, _ in folds])
+    raw = np.concatenate([r for _, r, _ in folds])
+    calibrated = np.concatenate([c for _, _, c in folds])
+    truth = y[index]
+    return {
+        "ece_uncalibrated": expected_calibration_error(raw, truth),
+        "ece": expected_calibration_error(calibrated, truth),
+        "reliability": reliability_bins(calibrated, truth),
+    }
+
+
 def evaluate_music(
     matrices: list[np.ndarray],
     labels: list[str],
@@ -89,8 +117,12 @@ def evaluate_music(
     configs = [row.with_(**(overrides or {})) for row in rows]
     per_fold: dict[str, list[float]] = {c.name: [] for c in configs}
     per_fold[SVM_ROW] = []
+    chosen: dict[str, list[str]] = {}
+    oof: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
     for candidate in candidates:
         per_fold[candidate.name] = []
+        chosen[candidate.name] = []
+        oof[candidate.name] = []
     kinds = {c.name: "paper" for c in configs} | {SVM_ROW: "reference"}
     kinds |= {c.name: "candidate" for c in candidates}
     method_true, method_pred = [], []
@@ -117,10 +149,16 @@ def evaluate_music(
         per_fold[SVM_ROW].append(accuracy)
         for candidate in candidates:
             x = candidate_inputs(candidate, embeddings, stats)
-            clf = fit_candidate(x[fold.train], y[fold.train], groups_arr[fold.train], seed + k)
-            per_fold[candidate.name].append(
-                float(np.mean(clf.predict(x[fold.test]) == y[fold.test]))
+            train, test = fold.train, fold.test
+            clf = fit_candidate(x[train], y[train], groups_arr[train], seed + k)
+            raw, calibrated, temperature = calibrated_probabilities(
+                clf, x[train], y[train], groups_arr[train], x[test], seed + k
             )
+            per_fold[candidate.name].append(float(np.mean(raw.argmax(axis=1) == y[test])))
+            chosen[candidate.name].append(
+                f"{_describe_choice(clf.best_params_)} T={temperature:.2f}"
+            )
+            oof[candidate.name].append((test, raw, calibrated))
         logger.info("fold %d/%d done", k + 1, folds)
     report_rows = []
     for name, accs in per_fold.items():
@@ -134,6 +172,9 @@ def evaluate_music(
                 "kind": kinds[name],
             }
         )
+        if name in chosen:
+            report_rows[-1]["chosen_per_fold"] = chosen[name]
+            report_rows[-1].update(_calibration_summary(oof[name], y))
     report = {
         "task": "music emotion",
         "folds": folds,
@@ -216,6 +257,11 @@ def write_report(report: dict, out_dir: Path) -> list[Path]:
     fig.savefig(path, dpi=110)
     plt.close(fig)
     written.append(path)
+    calibrated = {row["name"]: row["reliability"] for row in report["rows"] if "reliability" in row}
+    if calibrated:
+        path = out_dir / "reliability.png"
+        plot_reliability(calibrated, path)
+        written.append(path)
     return written
 
 
@@ -231,6 +277,8 @@ def format_cv_report(report: dict) -> str:
         measured = f"{100 * row['accuracy_mean']:.1f} +- {100 * row['accuracy_std']:.1f}"
         paper = f"{row['paper_accuracy']:.1f}" if row.get("paper_accuracy") else "-"
         mark = "  <- champion" if row["name"] == report.get("champion") else ""
+        if "ece" in row:
+            mark += f"  (ECE {row['ece']:.3f}, uncalibrated {row['ece_uncalibrated']:.3f})"
         lines.append(f"{row['name']:<70}{measured:>16}{paper:>8}{mark}")
     if "confusion" in report and report.get("paper_confusion"):
         lines += ["", f"confusion (%, rows true), {report['confusion_row']}; paper in brackets:"]

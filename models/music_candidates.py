@@ -1,8 +1,10 @@
 """Music emotion candidates beyond the paper: classifiers on the pretrained musicnn embedding.
 
-Each candidate is a scikit-learn pipeline (standardisation, then a linear classifier) whose
-regularisation strength is chosen inside the training data only, by a grouped inner
-cross-validation: :func:`fit_candidate` never sees a test fold.
+Each candidate is a scikit-learn pipeline: the parts of the embedding to use, standardisation,
+a logistic regression. Which parts (tag probabilities, penultimate means, both, or everything)
+and the regularisation strength are chosen inside the training data only, by a grouped inner
+cross-validation: :func:`fit_candidate` never sees a test fold. Extra columns beyond the
+embedding (the 62-dim segment statistics of the fused candidate) are always kept.
 """
 
 from __future__ import annotations
@@ -11,10 +13,26 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Candidate", "CANDIDATES", "candidate_inputs", "fit_candidate"]
+from models.calibration import apply_temperature, fit_temperature
+from models.music_embedding import EMBEDDING_SIZE, embedding_columns
+
+__all__ = [
+    "Candidate",
+    "CANDIDATES",
+    "candidate_inputs",
+    "fit_candidate",
+    "calibrated_probabilities",
+]
 
 #: Inverse regularisation strengths searched in the inner cross-validation.
 _C_GRID = (0.01, 0.03, 0.1, 0.3, 1.0)
+#: Embedding parts searched in the inner cross-validation.
+_PART_GRID = (
+    ("tags",),
+    ("penultimate_mean",),
+    ("penultimate_mean", "tags"),
+    ("penultimate_mean", "penultimate_std", "tags"),
+)
 _INNER_FOLDS = 3
 
 
@@ -33,7 +51,7 @@ CANDIDATES: dict[str, Candidate] = {
     for c in (
         Candidate(
             "embedding-lr",
-            "candidate: musicnn MSD+MTT embedding + logistic regression",
+            "candidate: musicnn embedding + logistic regression",
             with_segment_statistics=False,
         ),
         Candidate(
@@ -54,16 +72,50 @@ def candidate_inputs(
     return embeddings
 
 
+def _select_parts(x: np.ndarray, parts: tuple[str, ...]) -> np.ndarray:
+    extra = np.arange(EMBEDDING_SIZE, x.shape[1])
+    return x[:, np.concatenate([embedding_columns(parts), extra])]
+
+
 def fit_candidate(x: np.ndarray, y: np.ndarray, groups: np.ndarray, seed: int):
-    """A fitted classifier: logistic regression on standardised inputs, ``C`` chosen by a grouped
-    inner cross-validation on ``(x, y, groups)`` (the training side of an outer fold)."""
+    """A fitted classifier on ``x`` (embedding columns first): the embedding parts and ``C``
+    chosen by a grouped inner cross-validation on ``(x, y, groups)``, the training side of an
+    outer fold; then refitted on all of it. ``best_params_`` says what was chosen."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import GridSearchCV, StratifiedGroupKFold
     from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
+    from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
-    pipeline = make_pipeline(StandardScaler(), LogisticRegression(max_iter=5000))
+    pipeline = make_pipeline(
+        FunctionTransformer(_select_parts, kw_args={"parts": _PART_GRID[-1]}),
+        StandardScaler(),
+        LogisticRegression(max_iter=5000),
+    )
+    grid = {
+        "functiontransformer__kw_args": [{"parts": parts} for parts in _PART_GRID],
+        "logisticregression__C": list(_C_GRID),
+    }
     inner = StratifiedGroupKFold(n_splits=_INNER_FOLDS, shuffle=True, random_state=seed)
-    search = GridSearchCV(pipeline, {"logisticregression__C": list(_C_GRID)}, cv=inner)
-    search.fit(x, y, groups=groups)
-    return search.best_estimator_
+    return GridSearchCV(pipeline, grid, cv=inner).fit(x, y, groups=groups)
+
+
+def calibrated_probabilities(
+    search, x_train: np.ndarray, y_train: np.ndarray, groups_train: np.ndarray,
+    x_test: np.ndarray, seed: int,
+) -> tuple[np.ndarray, np.ndarray, float]:  # fmt: skip
+    """Test probabilities of a fitted candidate, raw and temperature-scaled, and the temperature.
+
+    The temperature is fitted on out-of-fold probabilities of the training side (grouped inner
+    folds, the chosen hyper-parameters refitted per inner fold), so the test fold never tunes it.
+    """
+    from sklearn.base import clone
+    from sklearn.model_selection import StratifiedGroupKFold, cross_val_predict
+
+    inner = StratifiedGroupKFold(n_splits=_INNER_FOLDS, shuffle=True, random_state=seed)
+    inner_probs = cross_val_predict(
+        clone(search.best_estimator_), x_train, y_train, groups=groups_train, cv=inner,
+        method="predict_proba",
+    )  # fmt: skip
+    temperature = fit_temperature(inner_probs, y_train)
+    raw = search.predict_proba(x_test)
+    return raw, apply_temperature(raw, temperature), temperature

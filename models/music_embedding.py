@@ -19,7 +19,14 @@ from models.exceptions import AudioDecodeError, DatasetError
 from models.feature_cache import file_sha256
 from models.musicnn import MUSICNN_MODELS, MUSICNN_SR, Musicnn, musicnn_log_mel, musicnn_patches
 
-__all__ = ["MAX_PATCHES", "EMBEDDING_VERSION", "MusicEmbedder", "MusicEmbeddingCache"]
+__all__ = [
+    "MAX_PATCHES",
+    "EMBEDDING_VERSION",
+    "EMBEDDING_SIZE",
+    "embedding_columns",
+    "MusicEmbedder",
+    "MusicEmbeddingCache",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +39,24 @@ EMBEDDING_VERSION = (
         repr((MUSICNN_MODELS, MAX_PATCHES, "mean+std penultimate, mean tags")).encode()
     ).hexdigest()[:10]
 )
+
+
+#: Each model's block of an embedding: part name -> (offset, width).
+_BLOCK = {"penultimate_mean": (0, 200), "penultimate_std": (200, 200), "tags": (400, 50)}
+_BLOCK_SIZE = 450
+EMBEDDING_SIZE = _BLOCK_SIZE * len(MUSICNN_MODELS)
+
+
+def embedding_columns(parts: tuple[str, ...]) -> np.ndarray:
+    """Column indices of the named parts (``penultimate_mean``, ``penultimate_std``, ``tags``)
+    of every model's block, in embedding order."""
+    columns = []
+    for block in range(len(MUSICNN_MODELS)):
+        for part in parts:
+            offset, width = _BLOCK[part]
+            start = block * _BLOCK_SIZE + offset
+            columns.append(np.arange(start, start + width))
+    return np.concatenate(columns)
 
 
 class MusicEmbedder:

@@ -117,10 +117,17 @@ def test_evaluate_cli_adds_the_embedding_candidate_on_the_same_folds_and_names_a
     assert result.exit_code == 0, result.output
     report = json.loads((out / "report.json").read_text())
     rows = {row["name"]: row for row in report["rows"]}
-    candidate = rows["candidate: musicnn MSD+MTT embedding + logistic regression"]
+    candidate = rows["candidate: musicnn embedding + logistic regression"]
     reference = rows["reference: segment mean+std + RBF SVM"]
     assert (candidate["kind"], reference["kind"]) == ("candidate", "reference")
     assert len(candidate["per_fold"]) == len(reference["per_fold"]) == 3
+    # What the inner cross-validation of each training fold chose (never the test fold).
+    assert len(candidate["chosen_per_fold"]) == 3
+    assert all(c.startswith("parts=") and " C=" in c for c in candidate["chosen_per_fold"])
+    # Calibrated out-of-fold probabilities: the ECE, and the reliability diagram beside the report.
+    assert 0.0 <= candidate["ece"] <= 1.0 and candidate["reliability"]
+    assert sum(b["count"] for b in candidate["reliability"]) == report["clips"]
+    assert (out / "reliability.png").stat().st_size > 1000
     # Unseen synthetic tracks; chance is 25 %.
     assert candidate["accuracy_mean"] >= 0.85, report
     best = max(report["rows"], key=lambda row: row["accuracy_mean"])
