@@ -28,6 +28,7 @@ from schemas.emotions import EMOTIONS
 __all__ = [
     "confusion_percent",
     "segment_statistics",
+    "cv_metrics",
     "PAPER_TABLE1",
     "PAPER_TABLE2",
     "SVM_ROW",
@@ -194,6 +195,11 @@ def evaluate_music(
         report["confusion_row"] = METHOD_MSE.name
         report["paper_confusion"] = PAPER_TABLE2
     return report
+
+
+def cv_metrics(row: dict, folds: int) -> dict:
+    """A report row as the metrics a stored model carries (what ``models promote`` compares)."""
+    return {"cv_accuracy": row["accuracy_mean"], "cv_folds": folds, "cv_per_fold": row["per_fold"]}
 
 
 def write_report(report: dict, out_dir: Path) -> list[Path]:

@@ -13,6 +13,7 @@ __all__ = [
     "RegistryError",
     "ModelNotFoundError",
     "FeatureSpecMismatchError",
+    "WorseModelError",
 ]
 
 
@@ -54,3 +55,7 @@ class AudioTooShortError(AudioDecodeError):
 
 class AudioTooLargeError(AudioDecodeError):
     """Encoded audio is more bytes than the path accepts (checked before decoding)."""
+
+
+class WorseModelError(RegistryError):
+    """Promotion refused: the model scored below the promoted one on the same training data."""

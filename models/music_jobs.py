@@ -9,7 +9,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from models.datasets.labelled import read_labelled_folder
-from models.evaluation import evaluate_music, write_report
+from models.evaluation import cv_metrics, evaluate_music, write_report
 from models.feature_cache import MusicFeatureCache
 from models.features.music import DEFAULT_SPEC
 from models.music_candidates import CANDIDATES, Candidate
@@ -43,12 +43,21 @@ def run_train_music(
     seed: int = 0,
     promote: bool = False,
     out_dir: Path | None = None,
+    cv_folds: int = 0,
 ) -> tuple[ModelRecord | None, Path]:
     """Train on every clip of ``data_dir``; store the model in ``registry`` (and promote it).
 
     With no registry the model is only written to ``out_dir`` (a new temporary folder by default).
+    With ``cv_folds`` >= 2 the same configuration is first cross-validated (grouped folds) and its
+    accuracy stored with the model, which lets ``models promote`` refuse a worse one.
     """
     clips, matrices, hashes = load_music_set(cache_dir, data_dir, group_col)
+    cross_validation = None
+    if cv_folds:
+        labels, groups = [c.emotion for c in clips], [c.group for c in clips]
+        cv = evaluate_music(matrices, labels, groups, folds=cv_folds, seed=seed, rows=(config,))
+        (row,) = [r for r in cv["rows"] if r["name"] == config.name]
+        cross_validation = cv_metrics(row, cv_folds)
     model, history = fit_music_model(
         config, matrices, [c.emotion for c in clips], [c.group for c in clips], seed=seed, verbose=2
     )
@@ -60,7 +69,7 @@ def run_train_music(
         training={"config": config.to_dict(), "seed": seed, "feature_spec": DEFAULT_SPEC.version,
                   "data": str(data_dir)},
         feature_spec=DEFAULT_SPEC.version, hyperparameters={**config.to_dict(), "seed": seed},
-        promote=promote,
+        promote=promote, cross_validation=cross_validation,
     )  # fmt: skip
     return record, out_dir
 

@@ -23,7 +23,12 @@ from typing import Literal
 from minio import Minio
 from minio.error import S3Error
 
-from models.exceptions import FeatureSpecMismatchError, ModelNotFoundError, RegistryError
+from models.exceptions import (
+    FeatureSpecMismatchError,
+    ModelNotFoundError,
+    RegistryError,
+    WorseModelError,
+)
 from models.storage import ObjectStore, minio_client
 
 __all__ = ["ModelKind", "ModelRecord", "ModelRegistry", "store_trained_model"]
@@ -152,9 +157,25 @@ class ModelRegistry:
                         )
         return sorted(records, key=lambda r: (r.kind, r.created_at, r.version))
 
-    def promote(self, kind: ModelKind, version: str) -> ModelRecord:
-        """Make ``version`` the one serving code loads."""
+    def promote(self, kind: ModelKind, version: str, *, force: bool = False) -> ModelRecord:
+        """Make ``version`` the one serving code loads.
+
+        A model whose stored cross-validation accuracy (``metrics["cv_accuracy"]``) is below
+        the promoted model's, measured on the same training data (same fingerprint), is refused
+        unless ``force``: a retraining must not silently replace a better model. Models without
+        a stored CV accuracy, or trained on other data, are not compared.
+
+        Raises
+        ------
+        ModelNotFoundError
+            No such version.
+        WorseModelError
+            The comparison above failed and ``force`` is not set.
+        """
         record = self.show(kind, version)
+        current_version = self.promoted_version(kind)
+        if not force and current_version not in (None, version):
+            _check_not_worse(record, self.show(kind, current_version))
         self._put_json(f"{kind}/PROMOTED", json.dumps({"version": version}))
         logger.info("promoted %s", version)
         return record
@@ -206,6 +227,18 @@ class ModelRegistry:
         return record, folder
 
 
+def _check_not_worse(candidate: ModelRecord, current: ModelRecord) -> None:
+    new, old = candidate.metrics.get("cv_accuracy"), current.metrics.get("cv_accuracy")
+    if new is None or old is None or candidate.training_data != current.training_data:
+        return
+    if new < old:
+        raise WorseModelError(
+            f"{candidate.version} scored {100 * new:.1f} % in cross-validation, below the promoted "
+            f"{current.version} ({100 * old:.1f} %) on the same training data; promote it with "
+            "--force if that is really meant"
+        )
+
+
 def store_trained_model(
     registry: ModelRegistry | None,
     kind: ModelKind,
@@ -218,12 +251,14 @@ def store_trained_model(
     feature_spec: str,
     hyperparameters: dict,
     promote: bool,
+    cross_validation: dict | None = None,
 ) -> ModelRecord | None:
     """Write ``training.json`` next to ``out_dir/model.keras``; push both to ``registry`` (and
     promote them). With no registry the model stays in ``out_dir`` only and ``None`` is returned.
 
     Metrics come from the Keras ``history``: epochs, last training accuracy, best validation
-    accuracy (when a validation split was used), and the number of clips.
+    accuracy (when a validation split was used), and the number of clips; ``cross_validation``
+    (``cv_accuracy``, ``cv_folds``, ``cv_per_fold``) joins them when the job ran one.
     """
     from models.datasets.labelled import dataset_fingerprint
 
@@ -234,6 +269,7 @@ def store_trained_model(
     }
     if "val_accuracy" in history:
         metrics["val_accuracy"] = float(max(history["val_accuracy"]))
+    metrics.update(cross_validation or {})
     (Path(out_dir) / "training.json").write_text(
         json.dumps({**training, "metrics": metrics, "history": history}, indent=2)
     )

@@ -10,7 +10,7 @@ import numpy as np
 from tqdm import tqdm
 
 from models.datasets.labelled import read_labelled_folder
-from models.evaluation import confusion_percent, write_report
+from models.evaluation import confusion_percent, cv_metrics, write_report
 from models.features.voice import DEFAULT_VOICE_SPEC
 from models.registry import ModelRecord, ModelRegistry, store_trained_model
 from models.splits import group_folds, rbf_svm_accuracy
@@ -146,10 +146,18 @@ def run_train_voice(
     seed: int = 0,
     promote: bool = False,
     out_dir: Path | None = None,
+    cv_folds: int = 0,
 ) -> tuple[ModelRecord | None, Path]:
     """Train the voice model on every clip of ``data_dir``; store it in ``registry`` (and
-    promote it). With no registry the model is only written to ``out_dir``."""
+    promote it). With no registry the model is only written to ``out_dir``. With ``cv_folds``
+    >= 2 the configuration is first cross-validated and its accuracy stored with the model."""
     clips, samples, hashes = load_voice_set(cache_dir, data_dir, group_col)
+    cross_validation = None
+    if cv_folds:
+        labels, groups = [c.emotion for c in clips], [c.group for c in clips]
+        cv = evaluate_voice(samples, labels, groups, folds=cv_folds, seed=seed, rows=(config,))
+        (row,) = [r for r in cv["rows"] if r["name"] == config.name]
+        cross_validation = cv_metrics(row, cv_folds)
     model, history = fit_voice_model(
         config, samples, [c.emotion for c in clips], [c.group for c in clips], seed=seed, verbose=2
     )
@@ -161,6 +169,6 @@ def run_train_voice(
         training={"config": config.to_dict(), "seed": seed,
                   "feature_spec": DEFAULT_VOICE_SPEC.version, "data": str(data_dir)},
         feature_spec=DEFAULT_VOICE_SPEC.version, hyperparameters={**config.to_dict(), "seed": seed},
-        promote=promote,
+        promote=promote, cross_validation=cross_validation,
     )  # fmt: skip
     return record, out_dir

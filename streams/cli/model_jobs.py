@@ -91,6 +91,23 @@ store_options = _options(
 )
 
 
+def _check_cv_folds(ctx: click.Context, param: click.Parameter, value: int) -> int:
+    if value == 1:
+        raise click.BadParameter("use 0 (no cross-validation) or at least 2 folds")
+    return value
+
+
+_cv_folds_option = click.option(
+    "--cv-folds",
+    type=click.IntRange(min=0),
+    default=0,
+    callback=_check_cv_folds,
+    show_default=True,
+    help="First cross-validate on this many grouped folds and store the accuracy with the model "
+    "(models promote then refuses a worse one); 0 skips it.",
+)
+
+
 def _eval_out_option(default: str):
     return click.option(
         "--out", "out_dir", type=click.Path(file_okay=False), default=default, show_default=True
@@ -156,10 +173,11 @@ def train() -> None:
     help="The paper's MSE, or cross-entropy.",
 )
 @store_options
+@_cv_folds_option
 @click.pass_obj
 def train_music(
     settings: Settings, data_dir, group_col, seed, max_epochs, batch_size, patience, loss,
-    promote, no_push, out_dir,
+    promote, no_push, out_dir, cv_folds,
 ) -> None:  # fmt: skip
     """Train the music emotion model (62-dim + attention + 2-layer LSTM) on a labelled folder."""
     from models.music_jobs import run_train_music
@@ -169,7 +187,7 @@ def train_music(
         **_overrides(max_epochs, batch_size, patience)
     )
     record, folder = run_train_music(
-        Path(data_dir), config=config, group_col=group_col, seed=seed,
+        Path(data_dir), config=config, group_col=group_col, seed=seed, cv_folds=cv_folds,
         **_stored_where(settings, no_push, promote, out_dir),
     )  # fmt: skip
     _echo_stored(record, folder, promote)
@@ -178,10 +196,11 @@ def train_music(
 @train.command("voice")
 @network_options
 @store_options
+@_cv_folds_option
 @click.pass_obj
 def train_voice(
     settings: Settings, data_dir, group_col, seed, max_epochs, batch_size, patience,
-    promote, no_push, out_dir,
+    promote, no_push, out_dir, cv_folds,
 ) -> None:  # fmt: skip
     """Train the dual-channel HSF + CRNN voice emotion model on a labelled folder."""
     from models.voice_jobs import run_train_voice
@@ -189,7 +208,7 @@ def train_voice(
 
     config = VOICE_METHOD.with_(**_overrides(max_epochs, batch_size, patience))
     record, folder = run_train_voice(
-        Path(data_dir), config=config, group_col=group_col, seed=seed,
+        Path(data_dir), config=config, group_col=group_col, seed=seed, cv_folds=cv_folds,
         **_stored_where(settings, no_push, promote, out_dir),
     )  # fmt: skip
     _echo_stored(record, folder, promote)
@@ -361,13 +380,16 @@ def models_show(settings: Settings, kind, version) -> None:
 @models_group.command("promote")
 @click.argument("kind", type=_KINDS)
 @click.argument("version")
+@click.option(
+    "--force", is_flag=True, help="Promote even if it scored below the promoted model in CV."
+)
 @click.pass_obj
-def models_promote(settings: Settings, kind, version) -> None:
-    """Make VERSION the model that workers serve."""
+def models_promote(settings: Settings, kind, version, force: bool) -> None:
+    """Make VERSION the model that workers serve (refused when it is worse; see --force)."""
     from models.exceptions import ModelsError
 
     try:
-        _registry(settings).promote(kind, version)
+        _registry(settings).promote(kind, version, force=force)
     except ModelsError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"promoted {version}")

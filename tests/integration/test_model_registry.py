@@ -139,3 +139,39 @@ def test_voice_model_round_trips_and_answers_a_clip(
     clip = sorted(synthetic_speech_dir.glob("*.wav"))[0]
     answer = classifier.classify(clip.read_bytes())
     assert answer.has_speech and set(answer.probabilities) == set(EMOTIONS)
+
+
+def test_promote_refuses_a_model_that_scored_worse_on_the_same_data(
+    registry_settings, tmp_path
+) -> None:
+    from models.exceptions import WorseModelError
+
+    registry = ModelRegistry(registry_settings.object_store, registry_settings.bucket_models)
+
+    def push(cv_accuracy: float | None, data: str = "fingerprint-a") -> str:
+        weights = tmp_path / "model.keras"
+        weights.write_bytes(f"weights {cv_accuracy} {data}".encode())  # a version of its own
+        metrics = {} if cv_accuracy is None else {"cv_accuracy": cv_accuracy, "cv_folds": 5}
+        return registry.push(
+            "music", {"model.keras": weights}, feature_spec=DEFAULT_SPEC.version,
+            training_data=data, hyperparameters={}, metrics=metrics,
+        ).version  # fmt: skip
+
+    good, worse = push(0.70), push(0.60)
+    assert good != worse
+    registry.promote("music", good)
+    with pytest.raises(WorseModelError, match=r"60\.0 %.*below the promoted.*70\.0 %.*--force"):
+        registry.promote("music", worse)
+    assert registry.promoted_version("music") == good
+    env = registry_settings.to_env()
+    refused = CliRunner().invoke(cli, ["models", "promote", "music", worse], env=env)
+    assert refused.exit_code == 1 and "--force" in refused.output
+    assert registry.promoted_version("music") == good
+    # Not comparable: trained on other data, or no stored cross-validation.
+    other_data, unscored = push(0.50, data="fingerprint-b"), push(None)
+    registry.promote("music", other_data)
+    registry.promote("music", unscored)
+    registry.promote("music", good)
+    forced = CliRunner().invoke(cli, ["models", "promote", "music", worse, "--force"], env=env)
+    assert forced.exit_code == 0, forced.output
+    assert registry.promoted_version("music") == worse

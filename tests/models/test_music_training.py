@@ -133,3 +133,20 @@ def test_evaluate_cli_adds_the_embedding_candidate_on_the_same_folds_and_names_a
     best = max(report["rows"], key=lambda row: row["accuracy_mean"])
     assert report["champion"] == best["name"]
     assert f"{report['champion']:<70}" in result.output and "<- champion" in result.output
+
+
+@pytest.mark.slow
+def test_train_cli_can_cross_validate_first_and_stores_the_accuracy_with_the_model(
+    tmp_path, synthetic_music_dir
+) -> None:
+    env = {"MOODSTREAM_HOME": str(tmp_path / "home")}
+    base = ["train", "music", "--data", str(synthetic_music_dir), "--max-epochs", "3",
+            "--batch-size", "16", "--no-push", "--out", str(tmp_path / "out")]  # fmt: skip
+    refused = CliRunner().invoke(cli, [*base, "--cv-folds", "1"], env=env)
+    assert refused.exit_code == 2 and "at least 2 folds" in refused.output
+    result = CliRunner().invoke(cli, [*base, "--cv-folds", "2"], env=env, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((tmp_path / "out" / "training.json").read_text())["metrics"]
+    assert metrics["cv_folds"] == 2 and len(metrics["cv_per_fold"]) == 2
+    assert metrics["cv_accuracy"] == pytest.approx(np.mean(metrics["cv_per_fold"]))
+    assert metrics["clips"] == 48 and metrics["epochs"] <= 3
