@@ -91,6 +91,7 @@ def evaluate_voice(
                 "accuracy_std": float(np.std(accs)),
                 "per_fold": accs,
                 "paper_accuracy": PAPER_TABLE3.get(name),
+                "kind": "reference" if name == EGEMAPS_ROW else "paper",
             }
             for name, accs in per_fold.items()
         ],
@@ -100,6 +101,7 @@ def evaluate_voice(
         if reference is not None
         else ["opensmile is not installed: no eGeMAPS reference row"],
     }
+    report["champion"] = max(report["rows"], key=lambda row: row["accuracy_mean"])["name"]
     if method_true:
         report["confusion"] = confusion_percent(
             np.concatenate(method_true), np.concatenate(method_pred)

@@ -48,6 +48,7 @@ def test_evaluate_voice_cli_is_well_above_chance_on_unseen_speakers(
     assert report["groups"] == 6 and report["clips"] == 96
     (method,) = report["rows"]
     assert method["paper_accuracy"] == 72.6 and len(method["per_fold"]) == 3
+    assert method["kind"] == "paper" and report["champion"] == method["name"]  # the only row
     # Test folds hold voices never heard in training; chance is 25 %.
     assert method["accuracy_mean"] >= 0.6, report
     assert np.array(report["confusion"]).shape == (4, 4)
