@@ -1,8 +1,10 @@
 """Cross-validated evaluation of the music emotion models against the paper's Tables 1 and 2.
 
-Group-wise stratified k-fold (clips of one song never on both sides), every Table 1 row plus a
-classical reference (segment statistics + SVM), mean +- std per row, the method's confusion
-matrix; a JSON report and PNG figures.
+Group-wise stratified k-fold (clips of one song never on both sides), every Table 1 row, a
+classical reference (segment statistics + SVM) and the candidates on the pretrained embedding
+(:mod:`models.music_candidates`), all on the same folds: mean +- std per row, the winner
+(``champion``), the method's confusion matrix, the candidates' calibration; a JSON report and
+PNG figures.
 """
 
 from __future__ import annotations
