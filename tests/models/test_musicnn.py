@@ -117,3 +117,15 @@ def test_patches_are_3_s_spread_over_the_track_and_short_tracks_are_padded() -> 
 def test_an_unknown_model_is_refused_by_name() -> None:
     with pytest.raises(MusicnnUnavailableError, match="unknown musicnn model 'MSD_vgg16'"):
         checkpoint_prefix("MSD_vgg16")
+
+
+def test_embedding_columns_pick_the_same_part_of_every_model_s_block() -> None:
+    from models.music_embedding import EMBEDDING_SIZE, embedding_columns
+
+    assert EMBEDDING_SIZE == 900
+    tags = embedding_columns(("tags",))
+    assert tags.tolist() == [*range(400, 450), *range(850, 900)]
+    means_and_tags = embedding_columns(("penultimate_mean", "tags"))
+    assert means_and_tags.size == 500 and means_and_tags[:200].tolist() == list(range(200))
+    everything = embedding_columns(("penultimate_mean", "penultimate_std", "tags"))
+    assert sorted(everything.tolist()) == list(range(900))
