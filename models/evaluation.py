@@ -199,9 +199,15 @@ def evaluate_music(
     return report
 
 
-def cv_metrics(row: dict, folds: int) -> dict:
-    """A report row as the metrics a stored model carries (what ``models promote`` compares)."""
-    return {"cv_accuracy": row["accuracy_mean"], "cv_folds": folds, "cv_per_fold": row["per_fold"]}
+def cv_metrics(report: dict, row_name: str) -> dict:
+    """One row of a cross-validation report as the metrics a stored model carries (what
+    ``models promote`` compares)."""
+    (row,) = [r for r in report["rows"] if r["name"] == row_name]
+    return {
+        "cv_accuracy": row["accuracy_mean"],
+        "cv_folds": report["folds"],
+        "cv_per_fold": row["per_fold"],
+    }
 
 
 def write_report(report: dict, out_dir: Path) -> list[Path]:

@@ -87,11 +87,18 @@ class MusicEmbeddingCache:
         self.root.mkdir(parents=True, exist_ok=True)
         self._embedder: MusicEmbedder | None = None
 
-    def embeddings(self, paths: list[Path], *, progress=None) -> np.ndarray:
-        """``(len(paths), 900)``; missing ones are computed in this process (TensorFlow)."""
+    def embeddings(
+        self, paths: list[Path], *, hashes: list[str] | None = None, progress=None
+    ) -> np.ndarray:
+        """``(len(paths), 900)``; missing ones are computed in this process (TensorFlow).
+
+        ``hashes`` are the files' SHA-256 when the caller has them (the feature cache returns
+        them), so the audio is not read again just to find the cache entries.
+        """
         rows = []
-        for path in paths:
-            entry = self.root / f"{file_sha256(path)}.npy"
+        for i, path in enumerate(paths):
+            file_hash = hashes[i] if hashes is not None else file_sha256(path)
+            entry = self.root / f"{file_hash}.npy"
             if not entry.exists():
                 if self._embedder is None:
                     self._embedder = MusicEmbedder()

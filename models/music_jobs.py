@@ -52,15 +52,12 @@ def run_train_music(
     accuracy stored with the model, which lets ``models promote`` refuse a worse one.
     """
     clips, matrices, hashes = load_music_set(cache_dir, data_dir, group_col)
+    labels, groups = [c.emotion for c in clips], [c.group for c in clips]
     cross_validation = None
     if cv_folds:
-        labels, groups = [c.emotion for c in clips], [c.group for c in clips]
         cv = evaluate_music(matrices, labels, groups, folds=cv_folds, seed=seed, rows=(config,))
-        (row,) = [r for r in cv["rows"] if r["name"] == config.name]
-        cross_validation = cv_metrics(row, cv_folds)
-    model, history = fit_music_model(
-        config, matrices, [c.emotion for c in clips], [c.group for c in clips], seed=seed, verbose=2
-    )
+        cross_validation = cv_metrics(cv, config.name)
+    model, history = fit_music_model(config, matrices, labels, groups, seed=seed, verbose=2)
     out_dir = Path(out_dir or tempfile.mkdtemp(prefix="moodstream-music-"))
     out_dir.mkdir(parents=True, exist_ok=True)
     model.save(out_dir / "model.keras")
@@ -88,12 +85,14 @@ def run_evaluate_music(
 ) -> dict:
     """Cross-validate the Table 1 ``rows``, the SVM reference and the ``candidates`` on the same
     folds of ``data_dir``; write report.json and figures to ``out_dir``."""
-    clips, matrices, _ = load_music_set(cache_dir, data_dir, group_col)
+    clips, matrices, hashes = load_music_set(cache_dir, data_dir, group_col)
     embeddings = None
     if candidates:
         with tqdm(total=len(clips), desc="embeddings", unit="track", leave=False) as bar:
             cache = MusicEmbeddingCache(cache_dir / "embeddings")
-            embeddings = cache.embeddings([c.path for c in clips], progress=bar.update)
+            embeddings = cache.embeddings(
+                [c.path for c in clips], hashes=hashes, progress=bar.update
+            )
     with tqdm(total=folds * len(rows), desc="models", unit="fit") as bar:
         report = evaluate_music(
             matrices,

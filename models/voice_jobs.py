@@ -154,15 +154,12 @@ def run_train_voice(
     promote it). With no registry the model is only written to ``out_dir``. With ``cv_folds``
     >= 2 the configuration is first cross-validated and its accuracy stored with the model."""
     clips, samples, hashes = load_voice_set(cache_dir, data_dir, group_col)
+    labels, groups = [c.emotion for c in clips], [c.group for c in clips]
     cross_validation = None
     if cv_folds:
-        labels, groups = [c.emotion for c in clips], [c.group for c in clips]
         cv = evaluate_voice(samples, labels, groups, folds=cv_folds, seed=seed, rows=(config,))
-        (row,) = [r for r in cv["rows"] if r["name"] == config.name]
-        cross_validation = cv_metrics(row, cv_folds)
-    model, history = fit_voice_model(
-        config, samples, [c.emotion for c in clips], [c.group for c in clips], seed=seed, verbose=2
-    )
+        cross_validation = cv_metrics(cv, config.name)
+    model, history = fit_voice_model(config, samples, labels, groups, seed=seed, verbose=2)
     out_dir = Path(out_dir or tempfile.mkdtemp(prefix="moodstream-voice-"))
     out_dir.mkdir(parents=True, exist_ok=True)
     model.save(out_dir / "model.keras")

@@ -53,3 +53,45 @@ def test_evaluate_voice_cli_is_well_above_chance_on_unseen_speakers(
     assert method["accuracy_mean"] >= 0.6, report
     assert np.array(report["confusion"]).shape == (4, 4)
     assert (out / "confusion.png").exists() and "72.6" in result.output
+
+
+def test_train_voice_cross_validates_the_configuration_it_trains_and_stores_the_accuracy(
+    tmp_path, monkeypatch
+) -> None:
+    """The wiring of ``train voice --cv-folds``; training itself is replaced by a tiny model here
+    (a real voice fit costs about 18 s per fold, mostly tracing; the music test trains for real)."""
+    import keras
+
+    from models import voice_jobs
+    from models.datasets.synthetic_speech import write_synthetic_speech
+    from models.voice_model import VOICE_METHOD
+
+    speech = tmp_path / "speech"
+    write_synthetic_speech(speech, clips_per_voice=1, seed=7)
+    seen = {}
+
+    def fake_evaluate(samples, labels, groups, *, folds, seed, rows):
+        seen.update(clips=len(samples), folds=folds, rows=rows)
+        return {
+            "folds": folds,
+            "rows": [{"name": rows[0].name, "accuracy_mean": 0.5, "per_fold": [0.4, 0.6]}],
+        }
+
+    def fake_fit(config, samples, labels, groups, *, seed, verbose):
+        tiny = keras.Sequential([keras.Input((2,)), keras.layers.Dense(4)])
+        return tiny, {"loss": [1.0], "accuracy": [0.5]}
+
+    monkeypatch.setattr(voice_jobs, "evaluate_voice", fake_evaluate)
+    monkeypatch.setattr(voice_jobs, "fit_voice_model", fake_fit)
+    config = VOICE_METHOD.with_(max_epochs=1)
+    record, out = voice_jobs.run_train_voice(
+        speech, cache_dir=tmp_path / "cache", registry=None, config=config, group_col="speaker",
+        cv_folds=2, out_dir=tmp_path / "out",
+    )  # fmt: skip
+    assert record is None and seen == {"clips": 24, "folds": 2, "rows": (config,)}
+    metrics = json.loads((out / "training.json").read_text())["metrics"]
+    assert (metrics["cv_accuracy"], metrics["cv_folds"], metrics["cv_per_fold"]) == (
+        0.5,
+        2,
+        [0.4, 0.6],
+    )
