@@ -20,6 +20,7 @@ from models.music_candidates import (
     Candidate,
     calibrated_probabilities,
     candidate_inputs,
+    describe_choice,
     fit_candidate,
 )
 from models.music_model import METHOD_MSE, TABLE1_ROWS, MusicModelConfig
@@ -67,12 +68,6 @@ def confusion_percent(y_true: np.ndarray, y_pred: np.ndarray) -> list[list[float
     np.add.at(counts, (y_true, y_pred), 1)
     rows = counts.sum(axis=1, keepdims=True)
     return (100.0 * counts / np.maximum(rows, 1)).round(1).tolist()
-
-
-def _describe_choice(params: dict) -> str:
-    """``parts=tags C=0.03``: what the inner cross-validation chose for one outer fold."""
-    parts = params["functiontransformer__kw_args"]["parts"]
-    return f"parts={'+'.join(parts)} C={params['logisticregression__C']:g}"
 
 
 def _calibration_summary(
@@ -159,7 +154,7 @@ def evaluate_music(
             )
             per_fold[candidate.name].append(float(np.mean(raw.argmax(axis=1) == y[test])))
             chosen[candidate.name].append(
-                f"{_describe_choice(clf.best_params_)} T={temperature:.2f}"
+                f"{describe_choice(clf.best_params_)} T={temperature:.2f}"
             )
             oof[candidate.name].append((test, raw, calibrated))
         logger.info("fold %d/%d done", k + 1, folds)

@@ -20,6 +20,9 @@ __all__ = [
     "Candidate",
     "CANDIDATES",
     "candidate_inputs",
+    "candidate_temperature",
+    "describe_choice",
+    "selected_columns",
     "fit_candidate",
     "calibrated_probabilities",
 ]
@@ -72,9 +75,14 @@ def candidate_inputs(
     return embeddings
 
 
+def selected_columns(parts: tuple[str, ...], n_inputs: int) -> np.ndarray:
+    """Columns of an input row of ``n_inputs`` values a candidate uses: the named embedding
+    parts, then every column after the embedding (the segment statistics, if any)."""
+    return np.concatenate([embedding_columns(parts), np.arange(EMBEDDING_SIZE, n_inputs)])
+
+
 def _select_parts(x: np.ndarray, parts: tuple[str, ...]) -> np.ndarray:
-    extra = np.arange(EMBEDDING_SIZE, x.shape[1])
-    return x[:, np.concatenate([embedding_columns(parts), extra])]
+    return x[:, selected_columns(parts, x.shape[1])]
 
 
 def fit_candidate(x: np.ndarray, y: np.ndarray, groups: np.ndarray, seed: int):
@@ -99,6 +107,12 @@ def fit_candidate(x: np.ndarray, y: np.ndarray, groups: np.ndarray, seed: int):
     return GridSearchCV(pipeline, grid, cv=inner).fit(x, y, groups=groups)
 
 
+def describe_choice(params: dict) -> str:
+    """``parts=tags C=0.03``: what the inner cross-validation of :func:`fit_candidate` chose."""
+    parts = params["functiontransformer__kw_args"]["parts"]
+    return f"parts={'+'.join(parts)} C={params['logisticregression__C']:g}"
+
+
 def calibrated_probabilities(
     search, x_train: np.ndarray, y_train: np.ndarray, groups_train: np.ndarray,
     x_test: np.ndarray, seed: int,
@@ -108,14 +122,22 @@ def calibrated_probabilities(
     The temperature is fitted on out-of-fold probabilities of the training side (grouped inner
     folds, the chosen hyper-parameters refitted per inner fold), so the test fold never tunes it.
     """
+    temperature = candidate_temperature(search, x_train, y_train, groups_train, seed)
+    raw = search.predict_proba(x_test)
+    return raw, apply_temperature(raw, temperature), temperature
+
+
+def candidate_temperature(
+    search, x: np.ndarray, y: np.ndarray, groups: np.ndarray, seed: int
+) -> float:
+    """The temperature that calibrates a fitted candidate, fitted on out-of-fold probabilities
+    of its own training data (grouped inner folds, the chosen hyper-parameters refitted per
+    inner fold)."""
     from sklearn.base import clone
     from sklearn.model_selection import StratifiedGroupKFold, cross_val_predict
 
     inner = StratifiedGroupKFold(n_splits=_INNER_FOLDS, shuffle=True, random_state=seed)
     inner_probs = cross_val_predict(
-        clone(search.best_estimator_), x_train, y_train, groups=groups_train, cv=inner,
-        method="predict_proba",
-    )  # fmt: skip
-    temperature = fit_temperature(inner_probs, y_train)
-    raw = search.predict_proba(x_test)
-    return raw, apply_temperature(raw, temperature), temperature
+        clone(search.best_estimator_), x, y, groups=groups, cv=inner, method="predict_proba"
+    )
+    return fit_temperature(inner_probs, y)

@@ -252,21 +252,21 @@ def store_trained_model(
     hyperparameters: dict,
     promote: bool,
     cross_validation: dict | None = None,
+    artefact: str = "model.keras",
 ) -> ModelRecord | None:
-    """Write ``training.json`` next to ``out_dir/model.keras``; push both to ``registry`` (and
+    """Write ``training.json`` next to ``out_dir/<artefact>``; push both to ``registry`` (and
     promote them). With no registry the model stays in ``out_dir`` only and ``None`` is returned.
 
-    Metrics come from the Keras ``history``: epochs, last training accuracy, best validation
-    accuracy (when a validation split was used), and the number of clips; ``cross_validation``
-    (``cv_accuracy``, ``cv_folds``, ``cv_per_fold``) joins them when the job ran one.
+    Metrics come from the ``history``: epochs (Keras models), last training accuracy, best
+    validation accuracy (when a validation split was used), and the number of clips;
+    ``cross_validation`` (``cv_accuracy``, ``cv_folds``, ``cv_per_fold``) joins them when the job
+    ran one.
     """
     from models.datasets.labelled import dataset_fingerprint
 
-    metrics = {
-        "epochs": len(history["loss"]),
-        "train_accuracy": float(history["accuracy"][-1]),
-        "clips": len(clips),
-    }
+    metrics = {"train_accuracy": float(history["accuracy"][-1]), "clips": len(clips)}
+    if "loss" in history:
+        metrics["epochs"] = len(history["loss"])
     if "val_accuracy" in history:
         metrics["val_accuracy"] = float(max(history["val_accuracy"]))
     metrics.update(cross_validation or {})
@@ -277,7 +277,7 @@ def store_trained_model(
         return None
     record = registry.push(
         kind,
-        {name: Path(out_dir) / name for name in ("model.keras", "training.json")},
+        {name: Path(out_dir) / name for name in (artefact, "training.json")},
         feature_spec=feature_spec,
         training_data=dataset_fingerprint(clips, file_hashes),
         hyperparameters=hyperparameters,

@@ -155,7 +155,10 @@ def define_agents(
         music = await hub.wait_for("music")
         themes = await hub.wait_for("themes")
         matrix = await asyncio.to_thread(store.load_features, record["features_key"])
-        probabilities = await asyncio.to_thread(music.predict, matrix)
+        embedding = None
+        if music.needs_embedding:  # the champion candidate reads the audio's musicnn embedding
+            embedding = await asyncio.to_thread(store.music_embedding, record, music)
+        probabilities = await asyncio.to_thread(music.predict, matrix, embedding)
         emotion = max(probabilities, key=probabilities.get)
         async with theme_lock:  # the theme model learns from every new track
             assignment = await asyncio.to_thread(themes.add, emotion, matrix)

@@ -48,14 +48,14 @@ class ModelHub:
 
     def refresh_sync(self) -> list[str]:
         """Load every promoted model whose version changed; return what was loaded."""
-        from models.inference import MusicEmotionClassifier
+        from models.inference import load_music_classifier
         from models.themes import ThemeModel
         from models.voice import VoiceEmotionClassifier
 
         loaded = []
         with self._lock:
             for kind, current, load in (
-                ("music", self.music, MusicEmotionClassifier.from_registry),
+                ("music", self.music, load_music_classifier),
                 ("themes", self.themes, ThemeModel.from_registry),
                 ("voice", self.voice, VoiceEmotionClassifier.from_registry),
             ):

@@ -61,6 +61,27 @@ class PipelineStore:
     def load_features(self, key: str) -> np.ndarray:
         return np.load(io.BytesIO(_read(self.client, self.settings.bucket_features, key)))
 
+    def music_embedding(self, track: dict, classifier) -> np.ndarray:
+        """The track's embedding for ``classifier`` (an ``EmbeddingMusicClassifier``): stored
+        beside the segment matrix under ``<embedding version>/<track_id>.npy`` the first time,
+        read back on a replay."""
+        from models.musicnn import MUSICNN_SR
+
+        key = f"{classifier.embedding_version}/{track['track_id']}.npy"
+        try:
+            return self.load_features(key)
+        except S3Error as exc:
+            if exc.code not in ("NoSuchKey", "NoSuchObject"):
+                raise
+        audio = _read(self.client, self.settings.bucket_audio, track["object_key"])
+        y = load_audio(audio, sr=MUSICNN_SR, max_duration_s=MAX_TRACK_SECONDS)
+        vector = classifier.embed(y).astype(np.float32)
+        buf = io.BytesIO()
+        np.save(buf, vector)
+        data = buf.getvalue()
+        self.client.put_object(self.settings.bucket_features, key, io.BytesIO(data), len(data))
+        return vector
+
     def load_clip(self, key: str) -> bytes:
         """The encoded clip stored under ``key`` in the clips bucket.
 

@@ -11,9 +11,11 @@ from models.storage import minio_client
 from streams.cli import cli
 from streams.topics import ensure_topics
 
-#: How the session's models are trained: once, through the CLI, pushed and promoted.
+#: How the session's models are trained: once, through the CLI, pushed and promoted. Music is
+#: ``train music``'s default, the champion candidate (musicnn embedding + statistics + LR), so
+#: every worker of the integration tier serves it.
 TRAINING_ARGS = {
-    "music": ["--max-epochs", "40", "--batch-size", "16", "--patience", "8"],
+    "music": [],
     "themes": [],
     "voice": ["--group-col", "speaker", "--max-epochs", "10"],
 }

@@ -13,7 +13,8 @@ from models.datasets.labelled import read_labelled_folder
 from models.exceptions import FeatureSpecMismatchError, ModelNotFoundError
 from models.feature_cache import MusicFeatureCache
 from models.features.music import DEFAULT_SPEC
-from models.inference import MusicEmotionClassifier
+from models.inference import EmbeddingMusicClassifier, load_music_classifier
+from models.music_embedding import EMBEDDING_VERSION, MusicEmbeddingCache
 from models.registry import ModelRegistry
 from models.storage import minio_client
 from schemas.emotions import EMOTIONS
@@ -52,7 +53,7 @@ def test_registry_refuses_a_model_trained_on_other_features(registry_settings, t
     )  # fmt: skip
     registry.promote("music", record.version)
     with pytest.raises(FeatureSpecMismatchError, match="music62-0000old") as info:
-        MusicEmotionClassifier.from_registry(registry, tmp_path / "cache")
+        load_music_classifier(registry, tmp_path / "cache")
     assert DEFAULT_SPEC.version in str(info.value) and "retrain" in str(info.value)
     assert not (tmp_path / "cache" / record.version / "model.keras").exists()
 
@@ -79,23 +80,30 @@ def test_trained_model_round_trips_and_serves_held_out_tracks(
         in (settings.home / "trained" / "music.txt").read_text()
     )
     assert record.feature_spec == DEFAULT_SPEC.version
-    assert record.hyperparameters["lstm_layers"] == 2 and record.hyperparameters["seed"] == 0
-    assert record.hyperparameters["max_epochs"] == 40 and record.hyperparameters["batch_size"] == 16
+    params = record.hyperparameters
+    assert params["model"] == "embedding-stats-lr" and params["with_segment_statistics"]
+    assert params["embedding_version"] == EMBEDDING_VERSION and params["temperature"] > 0
     assert len(record.training_data) == 64 and record.metrics["clips"] == 48
-    assert record.created_at and set(record.files) == {"model.keras", "training.json"}
+    assert record.created_at and set(record.files) == {"head.npz", "training.json"}
     env = settings.to_env()
     listing = CliRunner().invoke(cli, ["models", "list", "music"], env=env)
     assert f"* {record.version}" in listing.output
     shown = CliRunner().invoke(cli, ["models", "show", "music", record.version], env=env)
     assert json.loads(shown.output)["version"] == record.version
 
-    classifier, served = MusicEmotionClassifier.from_registry(registry, tmp_path / "models")
+    classifier, served = load_music_classifier(registry, tmp_path / "models")
     assert served.version == record.version == classifier.version
+    assert isinstance(classifier, EmbeddingMusicClassifier)
     clips = read_labelled_folder(held_out_music_dir)
-    matrices, _ = MusicFeatureCache(tmp_path / "features").features([c.path for c in clips])
-    predicted = classifier.predict_batch(matrices).argmax(axis=1)
-    truth = np.array([EMOTIONS.index(c.emotion) for c in clips])
-    assert np.mean(predicted == truth) >= 0.90
+    matrices, hashes = MusicFeatureCache(tmp_path / "features").features([c.path for c in clips])
+    embeddings = MusicEmbeddingCache(tmp_path / "embeddings").embeddings(
+        [c.path for c in clips], hashes=hashes
+    )
+    answers = [classifier.predict(m, e) for m, e in zip(matrices, embeddings, strict=True)]
+    predicted = [max(a, key=a.get) for a in answers]
+    assert np.mean([p == c.emotion for p, c in zip(predicted, clips, strict=True)]) >= 0.90
+    for answer in answers:
+        assert abs(sum(answer.values()) - 1.0) < 1e-6
 
 
 def test_theme_model_round_trips_through_the_registry(

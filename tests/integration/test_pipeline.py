@@ -11,6 +11,9 @@ from crawler.crawl import Crawler
 from crawler.profile import load_profile
 from crawler.testsite import MusicSite
 from models.datasets.synthetic_music import write_synthetic_music
+from models.music_embedding import EMBEDDING_VERSION
+from models.registry import ModelRegistry
+from models.storage import minio_client
 from schemas.codec import codec_for
 from streams.client import MoodstreamClient
 from streams.worker_process import WorkerProcess
@@ -59,6 +62,24 @@ async def test_crawled_tracks_are_labelled_and_clips_follow_the_paper_s_flow(
             return total == 20
 
         wait_for(labelled, 240, "all 20 tracks labelled")
+        # The champion labelled them: the promoted embedding model, calibrated probabilities,
+        # each track's musicnn embedding stored beside its segment matrix.
+        promoted = ModelRegistry(settings.object_store, settings.bucket_models).promoted_version(
+            "music"
+        )
+        events = consume(
+            settings, settings.topic("tracks.labelled"), until=lambda m: len(m) >= 20,
+            timeout_s=30,
+        )  # fmt: skip
+        labels = [codec_for("TrackLabelled").decode(m.value) for m in events]
+        assert {label["music_model_version"] for label in labels} == {promoted}
+        assert all(abs(sum(x["emotion_probabilities"].values()) - 1) < 1e-4 for x in labels)
+        stored = minio_client(settings.object_store).list_objects(
+            settings.bucket_features, prefix=f"{EMBEDDING_VERSION}/"
+        )
+        assert {o.object_name.split("/")[-1] for o in stored} >= {
+            f"{x['track_id']}.npy" for x in labels
+        }
         clip = sorted(synthetic_speech_dir.glob("*-sad-*.wav"))[0].read_bytes()
 
         status, first = _post(worker, "/api/clips?user_id=ann", clip)

@@ -85,3 +85,22 @@ def test_an_unknown_command_is_refused_with_the_list() -> None:
     )
     assert result.returncode == 2
     assert "No such command 'trian'" in result.stderr
+
+
+def test_the_music_model_keys_of_the_cli_are_the_trainable_models() -> None:
+    from models.music_jobs import DEFAULT_MUSIC_MODEL, MUSIC_MODELS
+    from streams.cli.model_jobs import DEFAULT_MUSIC_MODEL_KEY, MUSIC_MODEL_KEYS
+
+    assert MUSIC_MODEL_KEYS == tuple(MUSIC_MODELS)
+    assert DEFAULT_MUSIC_MODEL_KEY == DEFAULT_MUSIC_MODEL
+
+
+def test_network_options_are_refused_for_an_embedding_candidate(tmp_path) -> None:
+    from click.testing import CliRunner
+
+    (tmp_path / "labels.csv").write_text("path,emotion\n")
+    result = CliRunner().invoke(
+        cli, ["train", "music", "--data", str(tmp_path), "--max-epochs", "5", "--no-push"]
+    )
+    assert result.exit_code == 2
+    assert "embedding-stats-lr is a logistic regression" in result.output
