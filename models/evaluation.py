@@ -30,6 +30,7 @@ from schemas.emotions import EMOTIONS
 
 __all__ = [
     "confusion_percent",
+    "calibration_summary",
     "segment_statistics",
     "cv_metrics",
     "PAPER_TABLE1",
@@ -70,11 +71,11 @@ def confusion_percent(y_true: np.ndarray, y_pred: np.ndarray) -> list[list[float
     return (100.0 * counts / np.maximum(rows, 1)).round(1).tolist()
 
 
-def _calibration_summary(
+def calibration_summary(
     folds: list[tuple[np.ndarray, np.ndarray, np.ndarray]], y: np.ndarray
 ) -> dict:
     """ECE of the out-of-fold probabilities, raw and temperature-scaled, and the reliability
-    bins of the scaled ones."""
+    bins of the scaled ones; ``folds`` holds (test indices, raw, scaled probabilities)."""
     index = np.concatenate([test for test, _, _ in folds])
     raw = np.concatenate([r for _, r, _ in folds])
     calibrated = np.concatenate([c for _, _, c in folds])
@@ -172,7 +173,7 @@ def evaluate_music(
         )
         if name in chosen:
             report_rows[-1]["chosen_per_fold"] = chosen[name]
-            report_rows[-1].update(_calibration_summary(oof[name], y))
+            report_rows[-1].update(calibration_summary(oof[name], y))
     report = {
         "task": "music emotion",
         "folds": folds,

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from models.audio import load_audio
+from models.calibration import apply_temperature, fit_temperature
 from models.exceptions import (
     AudioDecodeError,
     AudioTooLargeError,
@@ -45,6 +46,7 @@ __all__ = [
     "VoiceFeatureCache",
     "pad_voice_batch",
     "fit_voice_model",
+    "voice_temperature",
     "VoiceAnswer",
     "VoiceEmotionClassifier",
 ]
@@ -194,6 +196,22 @@ def fit_voice_model(
     return model, history.history
 
 
+def voice_temperature(
+    model, samples: Sequence[VoiceSample], labels: Sequence[str], groups: Sequence[str], *,
+    seed: int = 0,
+) -> float:  # fmt: skip
+    """The temperature that calibrates a model :func:`fit_voice_model` trained on these clips,
+    fitted on its held-out validation speakers (the same ``seed``, so the same speakers); 1.0
+    when training had no validation split."""
+    val = validation_mask(np.asarray(groups), seed)
+    if val is None:
+        return 1.0
+    index = np.flatnonzero(val)
+    hsf, spec = pad_voice_batch([samples[i] for i in index])
+    probs = np.asarray(model((hsf, spec), training=False))
+    return fit_temperature(probs, np.array([EMOTIONS.index(labels[i]) for i in index]))
+
+
 @dataclass(frozen=True)
 class VoiceAnswer:
     """What the voice model read from a clip."""
@@ -209,11 +227,13 @@ class VoiceAnswer:
 class VoiceEmotionClassifier:
     """A trained voice model, ready to serve: decode, speech rule, features, one tf.function."""
 
-    def __init__(self, model, *, version: str = "local") -> None:
+    def __init__(self, model, *, version: str = "local", temperature: float = 1.0) -> None:
         import tensorflow as tf
 
         self.model = model
         self.version = version
+        self.temperature = temperature
+        """Calibrates the probabilities (:func:`voice_temperature`, stored with the model)."""
         self._predict = tf.function(
             lambda hsf, spec: model((hsf, spec), training=False),
             input_signature=[
@@ -224,14 +244,18 @@ class VoiceEmotionClassifier:
         )
 
     @classmethod
-    def load(cls, path: Path, *, version: str = "local") -> VoiceEmotionClassifier:
+    def load(
+        cls, path: Path, *, version: str = "local", temperature: float = 1.0
+    ) -> VoiceEmotionClassifier:
         """Load a saved ``.keras`` file."""
         import keras
 
         import models.layers  # noqa: F401  (registers the custom layers)
         import models.voice_model  # noqa: F401
 
-        return cls(keras.models.load_model(path, compile=False), version=version)
+        return cls(
+            keras.models.load_model(path, compile=False), version=version, temperature=temperature
+        )
 
     @classmethod
     def from_registry(cls, registry, cache_dir: Path, version: str | None = None):
@@ -239,12 +263,16 @@ class VoiceEmotionClassifier:
         record, folder = registry.fetch(
             "voice", version, dest=cache_dir, expected_feature_spec=DEFAULT_VOICE_SPEC.version
         )
-        return cls.load(folder / "model.keras", version=record.version), record
+        temperature = float(record.hyperparameters.get("temperature", 1.0))
+        return cls.load(
+            folder / "model.keras", version=record.version, temperature=temperature
+        ), record
 
     def predict_samples(self, samples: Sequence[VoiceSample]) -> np.ndarray:
-        """Class probabilities ``(N, 4)`` for prepared inputs."""
+        """Calibrated class probabilities ``(N, 4)`` for prepared inputs."""
         hsf, spec = pad_voice_batch(samples)
-        return np.asarray(self._predict(hsf, spec))
+        probs = np.asarray(self._predict(hsf, spec))
+        return probs if self.temperature == 1.0 else apply_temperature(probs, self.temperature)
 
     def classify(
         self, audio: bytes | str | Path | np.ndarray, *, sr: int | None = None

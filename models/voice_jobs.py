@@ -9,12 +9,19 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from models.calibration import apply_temperature
 from models.datasets.labelled import read_labelled_folder
-from models.evaluation import confusion_percent, cv_metrics, write_report
+from models.evaluation import calibration_summary, confusion_percent, cv_metrics, write_report
 from models.features.voice import DEFAULT_VOICE_SPEC
 from models.registry import ModelRecord, ModelRegistry, store_trained_model
 from models.splits import group_folds, rbf_svm_accuracy
-from models.voice import VoiceFeatureCache, VoiceSample, fit_voice_model, pad_voice_batch
+from models.voice import (
+    VoiceFeatureCache,
+    VoiceSample,
+    fit_voice_model,
+    pad_voice_batch,
+    voice_temperature,
+)
 from models.voice_model import TABLE3_ROWS, VOICE_METHOD, VoiceModelConfig
 from schemas.emotions import EMOTIONS
 
@@ -60,15 +67,23 @@ def evaluate_voice(
     per_fold: dict[str, list[float]] = {c.name: [] for c in configs}
     if reference is not None:
         per_fold[EGEMAPS_ROW] = []
+    oof: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {c.name: [] for c in configs}
     method_true, method_pred = [], []
     for k, fold in enumerate(group_folds(y, groups_arr, folds, seed)):
         hsf, spec = pad_voice_batch([samples[i] for i in fold.test])
         for config in configs:
+            train_samples = [samples[i] for i in fold.train]
+            train_labels = [labels[i] for i in fold.train]
+            train_groups = groups_arr[fold.train].tolist()
             model, _ = fit_voice_model(
-                config, [samples[i] for i in fold.train], [labels[i] for i in fold.train],
-                groups_arr[fold.train].tolist(), seed=seed + k,
-            )  # fmt: skip
-            pred = np.asarray(model((hsf, spec), training=False)).argmax(axis=1)
+                config, train_samples, train_labels, train_groups, seed=seed + k
+            )
+            temperature = voice_temperature(
+                model, train_samples, train_labels, train_groups, seed=seed + k
+            )
+            raw = np.asarray(model((hsf, spec), training=False))
+            oof[config.name].append((fold.test, raw, apply_temperature(raw, temperature)))
+            pred = raw.argmax(axis=1)
             per_fold[config.name].append(float(np.mean(pred == y[fold.test])))
             if config.name == VOICE_METHOD.name:
                 method_true.append(y[fold.test])
@@ -77,6 +92,18 @@ def evaluate_voice(
                 progress(1)
         if reference is not None:
             per_fold[EGEMAPS_ROW].append(rbf_svm_accuracy(reference, y, fold, seed)[0])
+    rows = [
+        {
+            "name": name,
+            "accuracy_mean": float(np.mean(accs)),
+            "accuracy_std": float(np.std(accs)),
+            "per_fold": accs,
+            "paper_accuracy": PAPER_TABLE3.get(name),
+            "kind": "reference" if name == EGEMAPS_ROW else "paper",
+            **(calibration_summary(oof[name], y) if name in oof else {}),
+        }
+        for name, accs in per_fold.items()
+    ]
     report = {
         "task": "voice emotion",
         "folds": folds,
@@ -84,17 +111,7 @@ def evaluate_voice(
         "clips": len(labels),
         "groups": int(np.unique(groups_arr).size),
         "class_counts": {e: int(np.sum(y == i)) for i, e in enumerate(EMOTIONS)},
-        "rows": [
-            {
-                "name": name,
-                "accuracy_mean": float(np.mean(accs)),
-                "accuracy_std": float(np.std(accs)),
-                "per_fold": accs,
-                "paper_accuracy": PAPER_TABLE3.get(name),
-                "kind": "reference" if name == EGEMAPS_ROW else "paper",
-            }
-            for name, accs in per_fold.items()
-        ],
+        "rows": rows,
         "overrides": overrides or {},
         "emotions": list(EMOTIONS),
         "notes": []
@@ -160,14 +177,16 @@ def run_train_voice(
         cv = evaluate_voice(samples, labels, groups, folds=cv_folds, seed=seed, rows=(config,))
         cross_validation = cv_metrics(cv, config.name)
     model, history = fit_voice_model(config, samples, labels, groups, seed=seed, verbose=2)
+    temperature = voice_temperature(model, samples, labels, groups, seed=seed)
     out_dir = Path(out_dir or tempfile.mkdtemp(prefix="moodstream-voice-"))
     out_dir.mkdir(parents=True, exist_ok=True)
     model.save(out_dir / "model.keras")
     record = store_trained_model(
         registry, "voice", out_dir, history=history, clips=clips, file_hashes=hashes,
-        training={"config": config.to_dict(), "seed": seed,
+        training={"config": config.to_dict(), "seed": seed, "temperature": temperature,
                   "feature_spec": DEFAULT_VOICE_SPEC.version, "data": str(data_dir)},
-        feature_spec=DEFAULT_VOICE_SPEC.version, hyperparameters={**config.to_dict(), "seed": seed},
+        feature_spec=DEFAULT_VOICE_SPEC.version,
+        hyperparameters={**config.to_dict(), "seed": seed, "temperature": temperature},
         promote=promote, cross_validation=cross_validation,
     )  # fmt: skip
     return record, out_dir

@@ -43,7 +43,13 @@ from streams.events import check_clip_event, check_feedback_event
 from streams.limits import MAX_FEEDBACK_EVENT_BYTES, check_event_size
 from streams.model_hub import ModelHub
 from streams.pipeline_io import PipelineStore
-from streams.recommendation import already_handled, apply_feedback, recommend
+from streams.recommendation import (
+    already_handled,
+    apply_feedback,
+    mood_is_uncertain,
+    recommend,
+    uncertain_reason,
+)
 from streams.registration import registration_for
 from streams.tables import Tables, check_bounded, put_bounded
 from streams.topics import Topics
@@ -234,6 +240,10 @@ def define_agents(
         new_session, answer = recommend(
             session, request_id=request_id, emotion=emotion, themes=themes
         )
+        uncertain = mood_is_uncertain(heard.probabilities, hub.settings.min_voice_confidence)
+        reason = (
+            uncertain_reason(answer.reason, heard.probabilities) if uncertain else answer.reason
+        )
         playlist = []
         for track_id in answer.track_ids:
             card = tables.cards.get(track_id)
@@ -253,9 +263,10 @@ def define_agents(
             "speech_detected": heard.has_speech,
             "emotion": emotion,
             "emotion_probabilities": heard.probabilities or None,
+            "emotion_uncertain": uncertain,
             "theme_id": answer.theme_id,
             "step": answer.step,
-            "reason": answer.reason,
+            "reason": reason,
             "playlist": playlist,
             "voice_model_version": voice.version,
             "created_at": int(time.time() * 1000),

@@ -44,6 +44,8 @@ __all__ = [
     "offered_tracks",
     "already_handled",
     "recommend",
+    "mood_is_uncertain",
+    "uncertain_reason",
     "check_pick",
     "apply_feedback",
 ]
@@ -201,6 +203,19 @@ def recommend(
     session["last"] = {"request_id": request_id, "emotion": emotion}
     reason = f"{emotion} mood: tracks of your preferred {emotion} theme {theme}"
     return session, Answer("PREFERRED_THEME", tracks, theme, reason)
+
+
+def mood_is_uncertain(probabilities: dict[str, float], min_confidence: float) -> bool:
+    """Whether the likeliest mood's calibrated probability is below ``min_confidence``."""
+    return bool(probabilities) and max(probabilities.values()) < min_confidence
+
+
+def uncertain_reason(reason: str, probabilities: dict[str, float]) -> str:
+    """``reason`` prefixed with what an uncertain answer must say: the mood is uncertain, and
+    the two likeliest moods with their probabilities."""
+    top = sorted(probabilities.items(), key=lambda item: -item[1])[:2]
+    shares = ", ".join(f"{emotion} {100 * p:.0f} %" for emotion, p in top)
+    return f"your mood is uncertain ({shares}); going with the likeliest. {reason}"
 
 
 def check_pick(session: dict | None, track_ids: list[str]) -> list[str]:

@@ -25,6 +25,8 @@ Environment variables (all optional; the defaults are the local stack of ``deplo
 ``MOODSTREAM_WEB_BODY_TIMEOUT_S``  seconds a client has to send a request body
 ``MOODSTREAM_WEB_IDLE_TIMEOUT_S``  seconds a connection may sit without a complete request
 ``MOODSTREAM_WEB_REPLY_TIMEOUT_S``  seconds ``POST /api/clips`` waits for its recommendation
+``MOODSTREAM_MIN_VOICE_CONFIDENCE``  calibrated probability below which a clip's mood is
+                                answered as uncertain (default 0.5)
 ``MOODSTREAM_PARTITIONS``       partitions of the topics the app creates
 ``MOODSTREAM_STORE``            Faust table store URL (``rocksdb://`` or ``memory://``)
 ``MOODSTREAM_API_TOKEN``        bearer token required by the HTTP API when set
@@ -124,6 +126,10 @@ class Settings:
     web_body_timeout_s: float = 20.0
     """Seconds a client has to send a whole request body (slower: 408)."""
 
+    min_voice_confidence: float = 0.5
+    """Calibrated probability of the likeliest mood below which an answer says the mood is
+    uncertain (``emotion_uncertain``): at 0.5 the reading is more likely wrong than right."""
+
     web_idle_timeout_s: float = 30.0
     """Seconds a connection may stay open without a complete request (headers included)."""
 
@@ -192,6 +198,13 @@ class Settings:
         except ValueError:
             return False
 
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.min_voice_confidence <= 1.0:
+            raise ConfigurationError(
+                f"MOODSTREAM_MIN_VOICE_CONFIDENCE={self.min_voice_confidence} is not a "
+                "probability: use a value from 0 (never uncertain) to 1"
+            )
+
     def check_exposure(self) -> None:
         """Refuse an HTTP API reachable from other machines without a token.
 
@@ -246,6 +259,9 @@ class Settings:
             web_idle_timeout_s=_env_float(
                 env, "MOODSTREAM_WEB_IDLE_TIMEOUT_S", default.web_idle_timeout_s
             ),
+            min_voice_confidence=_env_float(
+                env, "MOODSTREAM_MIN_VOICE_CONFIDENCE", default.min_voice_confidence
+            ),
             web_reply_timeout_s=_env_float(
                 env, "MOODSTREAM_WEB_REPLY_TIMEOUT_S", default.web_reply_timeout_s
             ),
@@ -277,6 +293,7 @@ class Settings:
             "MOODSTREAM_WEB_BODY_TIMEOUT_S": str(self.web_body_timeout_s),
             "MOODSTREAM_WEB_IDLE_TIMEOUT_S": str(self.web_idle_timeout_s),
             "MOODSTREAM_WEB_REPLY_TIMEOUT_S": str(self.web_reply_timeout_s),
+            "MOODSTREAM_MIN_VOICE_CONFIDENCE": str(self.min_voice_confidence),
             "MOODSTREAM_PARTITIONS": str(self.partitions),
             "MOODSTREAM_STORE": self.store,
         }

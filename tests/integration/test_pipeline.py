@@ -87,6 +87,10 @@ async def test_crawled_tracks_are_labelled_and_clips_follow_the_paper_s_flow(
         emotion = first["emotion"]
         catalog = worker.get(f"/api/catalog/{emotion}")["themes"]
         assert first["step"] == "FIRST_OCCURRENCE"
+        confidence = max(first["emotion_probabilities"].values())
+        assert first["emotion_probabilities"][emotion] == confidence
+        assert first["emotion_uncertain"] == (confidence < settings.min_voice_confidence)
+        assert first["reason"].startswith("your mood is uncertain") == first["emotion_uncertain"]
         assert sorted(p["theme_id"] for p in first["playlist"]) == sorted(
             int(t) for t, v in catalog.items() if v
         )

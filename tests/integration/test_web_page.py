@@ -6,6 +6,7 @@ Screenshots go to ``artifacts/screenshots/``.
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -69,6 +70,12 @@ async def test_record_pick_and_record_again_in_chromium(
             await page.screenshot(path=str(SHOTS / "1-first-playlist.png"), full_page=True)
             reason = await page.text_content("#reason")
             assert "FIRST_OCCURRENCE" in reason or "AWAITING_PICK" in reason, reason
+            said = await page.text_content("#emotion")
+            assert re.fullmatch(
+                r"You sound \w+ \(\d+ % sure\)\.|Your mood is uncertain: perhaps \w+ \(\d+ %\)\.",
+                said,
+            ), said
+            assert "Calibrated: of the answers given with" in await page.text_content("#probs")
             first_rows = await page.query_selector_all("#playlist tr")
             picked_theme = await (await first_rows[0].query_selector("td")).inner_text()
             await (await first_rows[0].query_selector("button")).click()

@@ -96,9 +96,15 @@ def test_evaluate_cli_scores_held_out_synthetic_tracks(tmp_path, synthetic_music
     assert "71.5" in result.output  # printed beside the paper's number
 
 
+@pytest.fixture(scope="module")
+def embedding_home(tmp_path_factory) -> dict:
+    """A MOODSTREAM_HOME shared by the tests that embed the synthetic set: embedded once."""
+    return {"MOODSTREAM_HOME": str(tmp_path_factory.mktemp("embedding-home"))}
+
+
 @pytest.mark.slow
 def test_evaluate_cli_adds_the_embedding_candidate_on_the_same_folds_and_names_a_champion(
-    tmp_path, synthetic_music_dir
+    tmp_path, synthetic_music_dir, embedding_home
 ) -> None:
     from models.musicnn import MusicnnUnavailableError, checkpoint_prefix
 
@@ -111,7 +117,7 @@ def test_evaluate_cli_adds_the_embedding_candidate_on_the_same_folds_and_names_a
         cli,
         ["evaluate", "music", "--data", str(synthetic_music_dir), "--folds", "3",
          "--row", "embedding-lr", "--out", str(out)],
-        env={"MOODSTREAM_HOME": str(tmp_path / "home")},
+        env=embedding_home,
         catch_exceptions=False,
     )  # fmt: skip
     assert result.exit_code == 0, result.output
@@ -140,8 +146,8 @@ def test_train_cli_can_cross_validate_first_and_stores_the_accuracy_with_the_mod
     tmp_path, synthetic_music_dir
 ) -> None:
     env = {"MOODSTREAM_HOME": str(tmp_path / "home")}
-    base = ["train", "music", "--data", str(synthetic_music_dir), "--max-epochs", "3",
-            "--batch-size", "16", "--no-push", "--out", str(tmp_path / "out")]  # fmt: skip
+    base = ["train", "music", "--data", str(synthetic_music_dir), "--model", "method",
+            "--max-epochs", "3", "--batch-size", "16", "--no-push", "--out", str(tmp_path / "out")]  # fmt: skip
     refused = CliRunner().invoke(cli, [*base, "--cv-folds", "1"], env=env)
     assert refused.exit_code == 2 and "at least 2 folds" in refused.output
     result = CliRunner().invoke(cli, [*base, "--cv-folds", "2"], env=env, catch_exceptions=False)
@@ -150,3 +156,27 @@ def test_train_cli_can_cross_validate_first_and_stores_the_accuracy_with_the_mod
     assert metrics["cv_folds"] == 2 and len(metrics["cv_per_fold"]) == 2
     assert metrics["cv_accuracy"] == pytest.approx(np.mean(metrics["cv_per_fold"]))
     assert metrics["clips"] == 48 and metrics["epochs"] <= 3
+
+
+def test_train_cli_trains_the_champion_candidate_by_default_with_its_cv_and_temperature(
+    tmp_path, synthetic_music_dir, embedding_home
+) -> None:
+    from models.embedding_head import LinearHead
+    from models.music_embedding import EMBEDDING_VERSION
+
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        cli,
+        ["train", "music", "--data", str(synthetic_music_dir), "--cv-folds", "3", "--no-push",
+         "--out", str(out)],
+        env=embedding_home, catch_exceptions=False,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    training = json.loads((out / "training.json").read_text())
+    assert training["model"] == "embedding-stats-lr" and training["with_segment_statistics"]
+    assert training["embedding_version"] == EMBEDDING_VERSION and training["temperature"] > 0
+    assert training["C"] in (0.01, 0.03, 0.1, 0.3, 1.0) and training["parts"]
+    metrics = training["metrics"]
+    assert metrics["cv_folds"] == 3 and metrics["cv_accuracy"] >= 0.85 and metrics["clips"] == 48
+    head = LinearHead.load(out / "head.npz")
+    assert head.n_inputs == 900 + 124 and head.temperature == training["temperature"]

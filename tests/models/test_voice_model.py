@@ -49,8 +49,38 @@ def test_table3_rows_differ_in_the_paper_s_ways() -> None:
     assert "hsf_lstm" not in crnn and "crnn_attention" not in crnn
     assert "hsf_lstm" in plain and "crnn_attention" not in plain and "hsf_attention" not in plain
     assert {"hsf_lstm", "hsf_attention", "crnn_attention"} <= method
-    encoder = _model().get_layer("crnn").layer
+    encoder = _model().get_layer("crnn").encoder
     assert encoder.output_shape[-1] == 384  # max, min, mean of 128 LSTM units
+
+
+def test_per_segment_encoding_equals_time_distributed_and_survives_saving(tmp_path) -> None:
+    import keras
+
+    model = _model()
+    encoder = model.get_layer("crnn").encoder
+    rng = np.random.default_rng(3)
+    segments = rng.normal(-60, 20, size=(2, 5, 161, 50)).astype(np.float32)
+    folded = np.asarray(model.get_layer("crnn")(segments))
+    mapped = np.asarray(keras.layers.TimeDistributed(encoder)(segments))
+    assert folded.shape == (2, 5, 384)
+    np.testing.assert_allclose(folded, mapped, atol=1e-5)
+    model.save(tmp_path / "voice.keras")
+    loaded = VoiceEmotionClassifier.load(tmp_path / "voice.keras")
+    batch = [_sample(rng, 4), _sample(rng, 7)]
+    np.testing.assert_allclose(
+        loaded.predict_samples(batch), np.asarray(model(pad_voice_batch(batch))), atol=1e-6
+    )
+
+
+def test_the_served_probabilities_carry_the_stored_temperature() -> None:
+    from models.calibration import apply_temperature
+
+    model = _model()
+    batch = [_sample(np.random.default_rng(4), 6)]
+    raw = np.asarray(model(pad_voice_batch(batch), training=False))
+    scaled = VoiceEmotionClassifier(model, temperature=2.0).predict_samples(batch)
+    np.testing.assert_allclose(scaled, apply_temperature(raw, 2.0), atol=1e-6)
+    assert scaled.max() < raw.max()  # a temperature above 1 softens the answer
 
 
 def _wav(y: np.ndarray, sr: int) -> bytes:

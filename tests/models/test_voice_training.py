@@ -53,6 +53,11 @@ def test_evaluate_voice_cli_is_well_above_chance_on_unseen_speakers(
     assert method["accuracy_mean"] >= 0.6, report
     assert np.array(report["confusion"]).shape == (4, 4)
     assert (out / "confusion.png").exists() and "72.6" in result.output
+    # Probabilities calibrated by a temperature fitted on each training side's own validation
+    # speakers: the out-of-fold ECE is reported raw and scaled, with a reliability diagram.
+    assert 0 <= method["ece"] <= 1 and 0 <= method["ece_uncalibrated"] <= 1
+    assert sum(b["count"] for b in method["reliability"]) == 96
+    assert (out / "reliability.png").exists() and "ECE" in result.output
 
 
 def test_train_voice_cross_validates_the_configuration_it_trains_and_stores_the_accuracy(
@@ -83,13 +88,16 @@ def test_train_voice_cross_validates_the_configuration_it_trains_and_stores_the_
 
     monkeypatch.setattr(voice_jobs, "evaluate_voice", fake_evaluate)
     monkeypatch.setattr(voice_jobs, "fit_voice_model", fake_fit)
+    monkeypatch.setattr(voice_jobs, "voice_temperature", lambda *a, **k: 1.25)
     config = VOICE_METHOD.with_(max_epochs=1)
     record, out = voice_jobs.run_train_voice(
         speech, cache_dir=tmp_path / "cache", registry=None, config=config, group_col="speaker",
         cv_folds=2, out_dir=tmp_path / "out",
     )  # fmt: skip
     assert record is None and seen == {"clips": 24, "folds": 2, "rows": (config,)}
-    metrics = json.loads((out / "training.json").read_text())["metrics"]
+    training = json.loads((out / "training.json").read_text())
+    assert training["temperature"] == 1.25  # the calibration travels with the model
+    metrics = training["metrics"]
     assert (metrics["cv_accuracy"], metrics["cv_folds"], metrics["cv_per_fold"]) == (
         0.5,
         2,

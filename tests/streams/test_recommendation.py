@@ -14,8 +14,10 @@ from streams.recommendation import (
     MAX_REMEMBERED_IDS,
     already_handled,
     apply_feedback,
+    mood_is_uncertain,
     normalise_session,
     recommend,
+    uncertain_reason,
 )
 from streams.tables import MAX_VALUE_BYTES
 
@@ -160,3 +162,15 @@ def test_an_oversize_stored_session_is_repaired_keeping_the_most_recent_ids() ->
     # A pick applied to it writes back a bounded session.
     after = apply_feedback(grown, feedback_id="f", action="PICK", track_ids=["b1"], theme_of={})
     assert len(json.dumps(after)) < MAX_VALUE_BYTES["sessions"]
+
+
+def test_a_reading_below_the_confidence_threshold_says_the_mood_is_uncertain() -> None:
+    probs = {"sad": 0.41, "happy": 0.12, "angry": 0.14, "calm": 0.33}
+    assert mood_is_uncertain(probs, 0.5)
+    assert not mood_is_uncertain(probs, 0.4)
+    assert not mood_is_uncertain({}, 0.5)  # no speech: nothing to be uncertain about
+    reason = uncertain_reason("first sad mood: one track from each of the 3 sad themes", probs)
+    assert reason == (
+        "your mood is uncertain (sad 41 %, calm 33 %); going with the likeliest. "
+        "first sad mood: one track from each of the 3 sad themes"
+    )

@@ -24,10 +24,12 @@ def test_environment_overrides_and_round_trip() -> None:
         "MOODSTREAM_PARTITIONS": "12",
         "MOODSTREAM_API_TOKEN": "s3cret",
         "MOODSTREAM_HOME": "/var/lib/moodstream",
+        "MOODSTREAM_MIN_VOICE_CONFIDENCE": "0.6",
     }
     settings = Settings.from_env(env)
     assert (settings.stack.kafka_host, settings.stack.kafka_port) == ("10.0.0.5", 19092)
     assert settings.partitions == 12 and settings.home == Path("/var/lib/moodstream")
+    assert settings.min_voice_confidence == 0.6
     assert Settings.from_env(settings.to_env()) == settings
 
 
@@ -41,6 +43,13 @@ def test_secrets_stay_out_of_repr() -> None:
 def test_bad_number_names_the_variable() -> None:
     with pytest.raises(ValueError, match="MOODSTREAM_WEB_PORT='eighty'"):
         Settings.from_env({"MOODSTREAM_WEB_PORT": "eighty"})
+
+
+def test_a_confidence_threshold_outside_0_to_1_is_refused() -> None:
+    from streams.exceptions import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="MOODSTREAM_MIN_VOICE_CONFIDENCE=50.0 is not"):
+        Settings.from_env({"MOODSTREAM_MIN_VOICE_CONFIDENCE": "50"})
 
 
 def test_the_small_configs_of_the_lower_layers_carry_the_settings_values() -> None:
