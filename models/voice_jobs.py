@@ -22,6 +22,14 @@ from models.voice import (
     pad_voice_batch,
     voice_temperature,
 )
+from models.voice_candidates import (
+    VOICE_CANDIDATES,
+    VoiceCandidate,
+    arrival_order,
+    clip_functionals,
+    fit_voice_candidate,
+    prepare,
+)
 from models.voice_model import TABLE3_ROWS, VOICE_METHOD, VoiceModelConfig
 from schemas.emotions import EMOTIONS
 
@@ -58,16 +66,24 @@ def evaluate_voice(
     rows: tuple[VoiceModelConfig, ...] = TABLE3_ROWS,
     overrides: dict | None = None,
     reference: np.ndarray | None = None,
+    candidates: tuple[VoiceCandidate, ...] = (),
     progress=None,
 ) -> dict:
-    """Speaker-independent group-wise CV of every row (+ the eGeMAPS/SVM reference when given)."""
+    """Speaker-independent group-wise CV of every row (+ the eGeMAPS/SVM reference when given,
+    + the ``candidates`` of :mod:`models.voice_candidates`), all on the same folds."""
     y = np.array([EMOTIONS.index(e) for e in labels])
     groups_arr = np.asarray(groups)
     configs = [row.with_(**(overrides or {})) for row in rows]
     per_fold: dict[str, list[float]] = {c.name: [] for c in configs}
     if reference is not None:
         per_fold[EGEMAPS_ROW] = []
-    oof: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {c.name: [] for c in configs}
+    kinds = {EGEMAPS_ROW: "reference"} | {c.name: "candidate" for c in candidates}
+    chosen: dict[str, list[str]] = {c.name: [] for c in candidates}
+    functionals = np.stack([clip_functionals(s.hsf) for s in samples]) if candidates else None
+    position = arrival_order(groups_arr, seed)
+    oof: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {
+        name: [] for name in [c.name for c in configs] + [c.name for c in candidates]
+    }
     method_true, method_pred = [], []
     for k, fold in enumerate(group_folds(y, groups_arr, folds, seed)):
         hsf, spec = pad_voice_batch([samples[i] for i in fold.test])
@@ -92,6 +108,19 @@ def evaluate_voice(
                 progress(1)
         if reference is not None:
             per_fold[EGEMAPS_ROW].append(rbf_svm_accuracy(reference, y, fold, seed)[0])
+        for candidate in candidates:
+            train, test = fold.train, fold.test
+            scaler, search = fit_voice_candidate(
+                candidate, functionals[train], y[train], groups_arr[train], position[train],
+                seed + k,
+            )  # fmt: skip
+            z = prepare(candidate, scaler, functionals[test], groups_arr[test], position[test])
+            probs = search.predict_proba(z)
+            per_fold.setdefault(candidate.name, []).append(
+                float(np.mean(probs.argmax(axis=1) == y[test]))
+            )
+            chosen[candidate.name].append(f"C={search.best_params_['C']:g}")
+            oof[candidate.name].append((test, probs, probs))
     rows = [
         {
             "name": name,
@@ -99,7 +128,8 @@ def evaluate_voice(
             "accuracy_std": float(np.std(accs)),
             "per_fold": accs,
             "paper_accuracy": PAPER_TABLE3.get(name),
-            "kind": "reference" if name == EGEMAPS_ROW else "paper",
+            "kind": kinds.get(name, "paper"),
+            **({"chosen_per_fold": chosen[name]} if name in chosen else {}),
             **(calibration_summary(oof[name], y) if name in oof else {}),
         }
         for name, accs in per_fold.items()
@@ -138,6 +168,7 @@ def run_evaluate_voice(
     overrides: dict | None = None,
     rows: tuple[VoiceModelConfig, ...] = TABLE3_ROWS,
     reference: bool = True,
+    candidates: tuple[VoiceCandidate, ...] = tuple(VOICE_CANDIDATES.values()),
 ) -> dict:
     """Cross-validate on ``data_dir``; write report.json and the figures into ``out_dir``."""
     clips, samples, _ = load_voice_set(cache_dir, data_dir, group_col)
@@ -145,7 +176,8 @@ def run_evaluate_voice(
     with tqdm(total=folds * len(rows), desc="models", unit="fit") as bar:
         report = evaluate_voice(
             samples, [c.emotion for c in clips], [c.group for c in clips], folds=folds, seed=seed,
-            rows=rows, overrides=overrides, reference=features, progress=bar.update,
+            rows=rows, overrides=overrides, reference=features, candidates=candidates,
+            progress=bar.update,
         )  # fmt: skip
     if not reference:
         report["notes"] = ["reference row not requested (--no-reference)"]

@@ -12,6 +12,7 @@ __all__ = [
     "KeyMismatchError",
     "FeedbackRefusedError",
     "StateTooLargeError",
+    "TrackAudioMissingError",
     "ConfigurationError",
 ]
 
@@ -34,6 +35,11 @@ class FeedbackRefusedError(InvalidEventError):
 
 class StateTooLargeError(StreamsError):
     """A table value would exceed its size bound; it is refused instead of being written."""
+
+
+class TrackAudioMissingError(InvalidEventError):
+    """A track event names audio that is not in the audio bucket (the served music model reads
+    the audio itself, not only the segment matrix)."""
 
 
 class ConfigurationError(StreamsError, ValueError):

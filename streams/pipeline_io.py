@@ -12,6 +12,7 @@ from models.exceptions import AudioTooLargeError
 from models.features.music import DEFAULT_SPEC, segment_features
 from models.storage import minio_client
 from models.voice import MAX_CLIP_BYTES
+from streams.exceptions import TrackAudioMissingError
 from streams.settings import Settings
 
 __all__ = ["PipelineStore", "MAX_TRACK_SECONDS"]
@@ -73,7 +74,17 @@ class PipelineStore:
         except S3Error as exc:
             if exc.code not in ("NoSuchKey", "NoSuchObject"):
                 raise
-        audio = _read(self.client, self.settings.bucket_audio, track["object_key"])
+        try:
+            audio = _read(self.client, self.settings.bucket_audio, track["object_key"])
+        except S3Error as exc:
+            if exc.code not in ("NoSuchKey", "NoSuchObject"):
+                raise
+            raise TrackAudioMissingError(
+                f"track {track['track_id']}: no audio at {self.settings.bucket_audio}/"
+                f"{track['object_key']}, and music model {classifier.version} reads the audio "
+                "(musicnn embedding): store the audio first, or serve a segment-only model "
+                "(`moodstream train music --model method`)"
+            ) from exc
         y = load_audio(audio, sr=MUSICNN_SR, max_duration_s=MAX_TRACK_SECONDS)
         vector = classifier.embed(y).astype(np.float32)
         buf = io.BytesIO()

@@ -18,6 +18,9 @@ _KINDS = click.Choice(["music", "themes", "voice"])
 MUSIC_MODEL_KEYS = (
     "baseline", "lstm", "att-lstm", "method", "method-ce", "embedding-lr", "embedding-stats-lr",
 )  # fmt: skip
+#: ``--row`` keys of ``evaluate voice``: Table 3's rows, then the candidates
+#: (``models.voice_model.VOICE_ROWS_BY_KEY``, ``models.voice_candidates.VOICE_CANDIDATES``).
+VOICE_ROW_KEYS = ("crnn", "hsf-crnn", "method", "functionals-lr", "functionals-listener-lr")
 #: What ``train music`` trains by default (``models.music_jobs.DEFAULT_MUSIC_MODEL``).
 DEFAULT_MUSIC_MODEL_KEY = "embedding-stats-lr"
 
@@ -300,8 +303,9 @@ def evaluate_music_cmd(
     "--row",
     "row_keys",
     multiple=True,
-    type=click.Choice(["crnn", "hsf-crnn", "method"]),
-    help="Evaluate only these Table 3 rows (repeatable; default: all).",
+    type=click.Choice(VOICE_ROW_KEYS),
+    help="Evaluate only these rows: Table 3's and the HSF-functionals candidates (repeatable; "
+    "default: all).",
 )
 @click.option(
     "--no-reference", is_flag=True, help="Skip the eGeMAPS + SVM reference row (needs opensmile)."
@@ -314,13 +318,17 @@ def evaluate_voice_cmd(
 ) -> None:  # fmt: skip
     """Speaker-independent CV of the Table 3 rows (+ eGeMAPS/SVM); report.json and PNGs in --out."""
     from models.evaluation import format_cv_report
+    from models.voice_candidates import VOICE_CANDIDATES
     from models.voice_jobs import run_evaluate_voice
     from models.voice_model import TABLE3_ROWS, VOICE_ROWS_BY_KEY
 
+    paper_rows = tuple(VOICE_ROWS_BY_KEY[k] for k in row_keys if k in VOICE_ROWS_BY_KEY)
+    candidates = tuple(VOICE_CANDIDATES[k] for k in row_keys if k in VOICE_CANDIDATES)
     report = run_evaluate_voice(
         Path(data_dir), cache_dir=_cache_dir(settings), out_dir=Path(out_dir), folds=folds,
         group_col=group_col, seed=seed, overrides=_overrides(max_epochs, batch_size, patience),
-        rows=tuple(VOICE_ROWS_BY_KEY[k] for k in row_keys) or TABLE3_ROWS,
+        rows=paper_rows if row_keys else TABLE3_ROWS,
+        candidates=candidates if row_keys else tuple(VOICE_CANDIDATES.values()),
         reference=not no_reference,
     )  # fmt: skip
     _echo_report(format_cv_report(report), out_dir)

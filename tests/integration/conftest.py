@@ -57,3 +57,38 @@ def pipeline_settings(local_stack, synthetic_music_dir, synthetic_speech_dir, tm
         for obj in client.list_objects(bucket, recursive=True):
             client.remove_object(bucket, obj.object_name)
         client.remove_bucket(bucket)
+
+
+@pytest.fixture(scope="session")
+def network_music_settings(pipeline_settings, synthetic_music_dir):
+    """``pipeline_settings`` with a models bucket of its own whose promoted music model is the
+    paper's network (segment matrices only), beside the session's themes and voice models.
+
+    For tests that send ``tracks.features`` events straight to Kafka with made-up segment
+    matrices: the champion candidate would read each track's audio, which such events lack.
+    The network is trained for 2 epochs: these tests need its labels, not their accuracy.
+    """
+    from minio.commonconfig import CopySource
+
+    from models.registry import ModelRegistry
+
+    settings = pipeline_settings.replace(bucket_models=f"{pipeline_settings.bucket_models}-net")
+    client = minio_client(settings.object_store)
+    client.make_bucket(settings.bucket_models)
+    source = ModelRegistry(settings.object_store, pipeline_settings.bucket_models)
+    for kind in ("themes", "voice"):
+        version = source.promoted_version(kind)
+        for prefix in (f"{kind}/{version}/", f"{kind}/PROMOTED"):
+            for obj in client.list_objects(source.bucket, prefix=prefix, recursive=True):
+                client.copy_object(
+                    settings.bucket_models, obj.object_name,
+                    CopySource(source.bucket, obj.object_name),
+                )  # fmt: skip
+    args = ["train", "music", "--data", str(synthetic_music_dir), "--model", "method",
+            "--max-epochs", "2", "--promote"]  # fmt: skip
+    result = CliRunner().invoke(cli, args, env=settings.to_env(), catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    yield settings
+    for obj in client.list_objects(settings.bucket_models, recursive=True):
+        client.remove_object(settings.bucket_models, obj.object_name)
+    client.remove_bucket(settings.bucket_models)

@@ -89,10 +89,12 @@ def _count(catalog: dict) -> int:
 
 
 def test_the_catalog_after_kill_9_equals_its_changelog_and_loses_nothing(
-    pipeline_settings, tmp_path
+    network_music_settings, tmp_path
 ) -> None:
     tag = uuid.uuid4().hex[:8]
-    settings = pipeline_settings.replace(topic_prefix=f"catalog-{tag}", app_id=f"catalog-{tag}")
+    settings = network_music_settings.replace(
+        topic_prefix=f"catalog-{tag}", app_id=f"catalog-{tag}"
+    )
     ensure_topics(settings)
     first = [f"c-{i:03d}" for i in range(32)]
     _send_tracks(settings, first, seed=1)

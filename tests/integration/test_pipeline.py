@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import json
 import urllib.request
 
+import numpy as np
 import pytest
 
 from crawler.crawl import Crawler
@@ -19,6 +21,7 @@ from streams.client import MoodstreamClient
 from streams.worker_process import WorkerProcess
 from tests.crawler.test_crawl_integration import PROFILES
 from tests.integration.kafka_helpers import consume, producer, wait_for
+from tests.schemas.samples import SAMPLE_EVENTS
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -152,15 +155,29 @@ async def test_crawled_tracks_are_labelled_and_clips_follow_the_paper_s_flow(
         )
         for short in inputs:
             prod.send(settings.topic(short), key=b"junk", value=b"\x00garbage")
+        # A well-formed features event whose audio was never stored: the champion reads audio.
+        buf = io.BytesIO()
+        np.save(buf, np.zeros((4, 62), np.float32))
+        minio_client(settings.object_store).put_object(
+            settings.bucket_features, "orphan.npy", io.BytesIO(buf.getvalue()), buf.tell()
+        )
+        orphan = {**SAMPLE_EVENTS["TrackFeaturesReady"], "track_id": "orphan",
+                  "features_key": "orphan.npy", "object_key": "nowhere/orphan.flac"}  # fmt: skip
+        prod.send(
+            settings.topic("tracks.features"), key=b"orphan",
+            value=codec_for("TrackFeaturesReady").encode(orphan),
+        )  # fmt: skip
         prod.flush()
         letters = consume(
             settings,
             settings.topic("deadletters"),
-            until=lambda m: len(m) >= len(inputs),
+            until=lambda m: len(m) >= len(inputs) + 1,
             timeout_s=60,
         )
         decoded = [codec_for("DeadLetter").decode(m.value) for m in letters]
         assert {d["source_topic"] for d in decoded} >= {settings.topic(s) for s in inputs}
+        (missing,) = [d for d in decoded if d["error_kind"] == "TrackAudioMissingError"]
+        assert "nowhere/orphan.flac" in missing["message"] and missing["key"] == b"orphan"
         status, after = _post(worker, "/api/clips?user_id=cy", clip)
         assert status == 200 and after["step"] == "FIRST_OCCURRENCE"
         metrics = (

@@ -95,6 +95,14 @@ def test_the_music_model_keys_of_the_cli_are_the_trainable_models() -> None:
     assert DEFAULT_MUSIC_MODEL_KEY == DEFAULT_MUSIC_MODEL
 
 
+def test_the_voice_row_keys_of_the_cli_are_the_rows_and_candidates() -> None:
+    from models.voice_candidates import VOICE_CANDIDATES
+    from models.voice_model import VOICE_ROWS_BY_KEY
+    from streams.cli.model_jobs import VOICE_ROW_KEYS
+
+    assert set(VOICE_ROW_KEYS) == set(VOICE_ROWS_BY_KEY) | set(VOICE_CANDIDATES)
+
+
 def test_network_options_are_refused_for_an_embedding_candidate(tmp_path) -> None:
     from click.testing import CliRunner
 

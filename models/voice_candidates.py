@@ -1,0 +1,124 @@
+"""Voice emotion candidates beyond the paper: clip functionals of our own HSF, and listener
+normalisation that only looks at the listener's earlier clips.
+
+A clip's functionals summarise its HSF windows (:mod:`models.features.voice`, 43 low-level
+descriptors x mean/std/min/max per 515 ms window): the mean and standard deviation over the
+windows of all 172 values, and the minimum and maximum over the windows of the 43 window means.
+That is prosody (F0, energy, their spread and range), voice quality (periodicity, formants, band
+energies) and spectral shape (MFCC), computed by our own code (no openSMILE).
+
+**Listener normalisation** (:func:`listener_normalised`): a listener's voice shifts every
+feature; subtracting that listener's typical values removes much of it. Only clips the listener
+sent *before* the current one may be used (the session table holds them in serving), so the
+listener's mean is estimated from the earlier clips, shrunk towards the training mean while
+there are few: ``(sum of earlier + k * 0) / (n_earlier + k)`` in standardised units. Arrival
+order inside a listener is a seeded shuffle (a data set's file order sorts by emotion).
+
+Each candidate is ``standardise -> (listener normalisation) -> logistic regression``, with ``C``
+chosen by a grouped inner cross-validation on the training side of each outer fold.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from models.features.voice import N_LLD
+
+__all__ = [
+    "VoiceCandidate",
+    "VOICE_CANDIDATES",
+    "clip_functionals",
+    "arrival_order",
+    "listener_normalised",
+    "fit_voice_candidate",
+    "prepare",
+]
+
+#: Pseudo-count of the listener mean's shrinkage towards the training mean.
+SHRINKAGE_CLIPS = 4.0
+_C_GRID = (0.003, 0.01, 0.03, 0.1, 0.3)
+_INNER_FOLDS = 3
+
+
+@dataclass(frozen=True)
+class VoiceCandidate:
+    """One candidate row of ``moodstream evaluate voice``."""
+
+    key: str
+    name: str
+    listener_normalised: bool
+
+
+VOICE_CANDIDATES: dict[str, VoiceCandidate] = {
+    c.key: c
+    for c in (
+        VoiceCandidate(
+            "functionals-lr", "candidate: HSF clip functionals + logistic regression", False
+        ),
+        VoiceCandidate(
+            "functionals-listener-lr",
+            "candidate: HSF clip functionals, listener-normalised on earlier clips + logistic "
+            "regression",
+            True,
+        ),
+    )
+}
+
+
+def clip_functionals(hsf: np.ndarray) -> np.ndarray:
+    """The functionals of one clip's HSF windows ``(windows, 172)``: 430 values."""
+    hsf = np.asarray(hsf, dtype=np.float64)
+    means = hsf[:, :N_LLD]
+    return np.concatenate([hsf.mean(axis=0), hsf.std(axis=0), means.min(axis=0), means.max(axis=0)])
+
+
+def arrival_order(groups: np.ndarray, seed: int) -> np.ndarray:
+    """A seeded position of each clip in its listener's stream of clips (0 = first)."""
+    rng = np.random.default_rng(seed)
+    position = np.zeros(len(groups), dtype=np.int64)
+    for group in np.unique(groups):
+        members = np.flatnonzero(groups == group)
+        position[members] = rng.permutation(members.size)
+    return position
+
+
+def listener_normalised(z: np.ndarray, groups: np.ndarray, position: np.ndarray) -> np.ndarray:
+    """``z`` (standardised functionals) minus each listener's mean over their *earlier* clips,
+    shrunk towards 0 by :data:`SHRINKAGE_CLIPS` pseudo-clips."""
+    out = np.empty_like(z)
+    for group in np.unique(groups):
+        members = np.flatnonzero(groups == group)
+        members = members[np.argsort(position[members])]
+        earlier = np.cumsum(z[members], axis=0) - z[members]  # sum of the clips before each
+        counts = np.arange(members.size, dtype=np.float64)[:, None]
+        out[members] = z[members] - earlier / (counts + SHRINKAGE_CLIPS)
+    return out
+
+
+def fit_voice_candidate(
+    candidate: VoiceCandidate, x: np.ndarray, y: np.ndarray, groups: np.ndarray,
+    position: np.ndarray, seed: int,
+):  # fmt: skip
+    """A fitted ``(scaler, search)``: standardisation on ``x``, then (listener normalisation
+    and) a logistic regression whose ``C`` a grouped inner 3-fold CV chose."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import GridSearchCV, StratifiedGroupKFold
+    from sklearn.preprocessing import StandardScaler
+
+    scaler = StandardScaler().fit(x)
+    z = prepare(candidate, scaler, x, groups, position)
+    inner = StratifiedGroupKFold(n_splits=_INNER_FOLDS, shuffle=True, random_state=seed)
+    search = GridSearchCV(LogisticRegression(max_iter=5000), {"C": list(_C_GRID)}, cv=inner).fit(
+        z, y, groups=groups
+    )
+    return scaler, search
+
+
+def prepare(
+    candidate: VoiceCandidate, scaler, x: np.ndarray, groups: np.ndarray, position: np.ndarray
+) -> np.ndarray:
+    """What the candidate's classifier reads: standardised (and listener-normalised) rows."""
+    z = scaler.transform(x)
+    return listener_normalised(z, groups, position) if candidate.listener_normalised else z
