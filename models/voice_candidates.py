@@ -15,7 +15,9 @@ there are few: ``(sum of earlier + k * 0) / (n_earlier + k)`` in standardised un
 order inside a listener is a seeded shuffle (a data set's file order sorts by emotion).
 
 Each candidate is ``standardise -> (listener normalisation) -> logistic regression``, with ``C``
-chosen by a grouped inner cross-validation on the training side of each outer fold.
+chosen by a grouped inner cross-validation on the training side of each outer fold, and a
+temperature fitted on that inner cross-validation's out-of-fold probabilities (strong
+regularisation leaves the regression underconfident).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from models.calibration import apply_temperature, fit_temperature
 from models.features.voice import N_LLD
 
 __all__ = [
@@ -34,11 +37,12 @@ __all__ = [
     "listener_normalised",
     "fit_voice_candidate",
     "prepare",
+    "FittedVoiceCandidate",
 ]
 
 #: Pseudo-count of the listener mean's shrinkage towards the training mean.
 SHRINKAGE_CLIPS = 4.0
-_C_GRID = (0.003, 0.01, 0.03, 0.1, 0.3)
+_C_GRID = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3)
 _INNER_FOLDS = 3
 
 
@@ -97,14 +101,31 @@ def listener_normalised(z: np.ndarray, groups: np.ndarray, position: np.ndarray)
     return out
 
 
+@dataclass(frozen=True)
+class FittedVoiceCandidate:
+    """A candidate fitted on one training side: scaler, classifier, temperature."""
+
+    candidate: VoiceCandidate
+    scaler: object
+    search: object
+    """The ``GridSearchCV`` (``best_params_`` says which ``C``)."""
+    temperature: float
+
+    def probabilities(self, x: np.ndarray, groups: np.ndarray, position: np.ndarray):
+        """``(raw, calibrated)`` class probabilities of functionals ``x``."""
+        raw = self.search.predict_proba(prepare(self.candidate, self.scaler, x, groups, position))
+        return raw, apply_temperature(raw, self.temperature)
+
+
 def fit_voice_candidate(
     candidate: VoiceCandidate, x: np.ndarray, y: np.ndarray, groups: np.ndarray,
     position: np.ndarray, seed: int,
-):  # fmt: skip
-    """A fitted ``(scaler, search)``: standardisation on ``x``, then (listener normalisation
-    and) a logistic regression whose ``C`` a grouped inner 3-fold CV chose."""
+) -> FittedVoiceCandidate:  # fmt: skip
+    """Standardisation on ``x``, then (listener normalisation and) a logistic regression whose
+    ``C`` a grouped inner 3-fold CV chose; the temperature from the same inner folds."""
+    from sklearn.base import clone
     from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import GridSearchCV, StratifiedGroupKFold
+    from sklearn.model_selection import GridSearchCV, StratifiedGroupKFold, cross_val_predict
     from sklearn.preprocessing import StandardScaler
 
     scaler = StandardScaler().fit(x)
@@ -113,7 +134,10 @@ def fit_voice_candidate(
     search = GridSearchCV(LogisticRegression(max_iter=5000), {"C": list(_C_GRID)}, cv=inner).fit(
         z, y, groups=groups
     )
-    return scaler, search
+    inner_probs = cross_val_predict(
+        clone(search.best_estimator_), z, y, groups=groups, cv=inner, method="predict_proba"
+    )
+    return FittedVoiceCandidate(candidate, scaler, search, fit_temperature(inner_probs, y))
 
 
 def prepare(

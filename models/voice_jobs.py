@@ -28,7 +28,6 @@ from models.voice_candidates import (
     arrival_order,
     clip_functionals,
     fit_voice_candidate,
-    prepare,
 )
 from models.voice_model import TABLE3_ROWS, VOICE_METHOD, VoiceModelConfig
 from schemas.emotions import EMOTIONS
@@ -110,17 +109,20 @@ def evaluate_voice(
             per_fold[EGEMAPS_ROW].append(rbf_svm_accuracy(reference, y, fold, seed)[0])
         for candidate in candidates:
             train, test = fold.train, fold.test
-            scaler, search = fit_voice_candidate(
+            fitted = fit_voice_candidate(
                 candidate, functionals[train], y[train], groups_arr[train], position[train],
                 seed + k,
             )  # fmt: skip
-            z = prepare(candidate, scaler, functionals[test], groups_arr[test], position[test])
-            probs = search.predict_proba(z)
-            per_fold.setdefault(candidate.name, []).append(
-                float(np.mean(probs.argmax(axis=1) == y[test]))
+            raw, calibrated = fitted.probabilities(
+                functionals[test], groups_arr[test], position[test]
             )
-            chosen[candidate.name].append(f"C={search.best_params_['C']:g}")
-            oof[candidate.name].append((test, probs, probs))
+            per_fold.setdefault(candidate.name, []).append(
+                float(np.mean(raw.argmax(axis=1) == y[test]))
+            )
+            chosen[candidate.name].append(
+                f"C={fitted.search.best_params_['C']:g} T={fitted.temperature:.2f}"
+            )
+            oof[candidate.name].append((test, raw, calibrated))
     rows = [
         {
             "name": name,

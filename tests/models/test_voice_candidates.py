@@ -13,7 +13,6 @@ from models.voice_candidates import (
     clip_functionals,
     fit_voice_candidate,
     listener_normalised,
-    prepare,
 )
 
 
@@ -61,10 +60,12 @@ def test_listener_normalisation_wins_when_voices_differ_as_much_as_moods() -> No
     train, test = groups.astype(int) < 16, groups.astype(int) >= 16
     scores = {}
     for key, candidate in VOICE_CANDIDATES.items():
-        scaler, search = fit_voice_candidate(
+        fitted = fit_voice_candidate(
             candidate, x[train], y[train], groups[train], position[train], seed=0
         )
-        z = prepare(candidate, scaler, x[test], groups[test], position[test])
-        scores[key] = float(np.mean(search.predict(z) == y[test]))
+        raw, calibrated = fitted.probabilities(x[test], groups[test], position[test])
+        assert np.array_equal(raw.argmax(axis=1), calibrated.argmax(axis=1))
+        assert fitted.temperature > 0
+        scores[key] = float(np.mean(raw.argmax(axis=1) == y[test]))
     assert scores["functionals-listener-lr"] >= 0.65
     assert scores["functionals-listener-lr"] > scores["functionals-lr"] + 0.2
