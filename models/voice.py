@@ -49,6 +49,8 @@ __all__ = [
     "voice_temperature",
     "VoiceAnswer",
     "VoiceEmotionClassifier",
+    "FunctionalsVoiceClassifier",
+    "load_voice_classifier",
 ]
 
 logger = logging.getLogger(__name__)
@@ -222,10 +224,54 @@ class VoiceAnswer:
     probabilities: dict[str, float]
     voiced_s: float
     duration_s: float
+    functionals: np.ndarray | None = None
+    """The clip's HSF functionals (:func:`models.voice_candidates.clip_functionals`) when it
+    holds speech: what the listener's voice history adds up."""
 
 
-class VoiceEmotionClassifier:
-    """A trained voice model, ready to serve: decode, speech rule, features, one tf.function."""
+class _VoiceReader:
+    """Decode, speech rule, features; subclasses turn the features into probabilities."""
+
+    version: str
+
+    def _probabilities(self, inputs, functionals: np.ndarray, history: dict | None) -> np.ndarray:
+        raise NotImplementedError
+
+    def classify(
+        self, audio: bytes | str | Path | np.ndarray, *, sr: int | None = None,
+        history: dict | None = None,
+    ) -> VoiceAnswer:  # fmt: skip
+        """Read the emotion of one clip (encoded bytes, a path, or samples with ``sr``);
+        ``history`` is the listener's voice history (models that normalise per listener use it).
+
+        Raises
+        ------
+        AudioDecodeError
+            Refused by the clip gate (:func:`decode_voice_clip`): empty, corrupt, too large,
+            sampled below 8 kHz, or outside 0.5-30 s.
+        """
+        from models.voice_candidates import clip_functionals
+
+        y = _clip_samples(audio, sr)
+        rate = DEFAULT_VOICE_SPEC.sr
+        duration = y.size / rate
+        activity, inputs = analyse_clip(y=y, sr=rate)
+        if inputs is None:
+            return VoiceAnswer(False, None, {}, activity.voiced_s, duration)
+        functionals = clip_functionals(inputs.hsf)
+        probs = self._probabilities(inputs, functionals, history)
+        return VoiceAnswer(
+            True,
+            EMOTIONS[int(np.argmax(probs))],
+            {e: float(p) for e, p in zip(EMOTIONS, probs, strict=True)},
+            activity.voiced_s,
+            duration,
+            functionals,
+        )
+
+
+class VoiceEmotionClassifier(_VoiceReader):
+    """A trained voice network, ready to serve: decode, speech rule, features, one tf.function."""
 
     def __init__(self, model, *, version: str = "local", temperature: float = 1.0) -> None:
         import tensorflow as tf
@@ -257,65 +303,68 @@ class VoiceEmotionClassifier:
             keras.models.load_model(path, compile=False), version=version, temperature=temperature
         )
 
-    @classmethod
-    def from_registry(cls, registry, cache_dir: Path, version: str | None = None):
-        """The promoted (or given) voice model and its record; refuses other voice features."""
-        record, folder = registry.fetch(
-            "voice", version, dest=cache_dir, expected_feature_spec=DEFAULT_VOICE_SPEC.version
-        )
-        temperature = float(record.hyperparameters.get("temperature", 1.0))
-        return cls.load(
-            folder / "model.keras", version=record.version, temperature=temperature
-        ), record
-
     def predict_samples(self, samples: Sequence[VoiceSample]) -> np.ndarray:
         """Calibrated class probabilities ``(N, 4)`` for prepared inputs."""
         hsf, spec = pad_voice_batch(samples)
         probs = np.asarray(self._predict(hsf, spec))
         return probs if self.temperature == 1.0 else apply_temperature(probs, self.temperature)
 
-    def classify(
-        self, audio: bytes | str | Path | np.ndarray, *, sr: int | None = None
-    ) -> VoiceAnswer:
-        """Read the emotion of one clip (encoded bytes, a path, or samples with ``sr``).
+    def _probabilities(self, inputs, functionals: np.ndarray, history: dict | None) -> np.ndarray:
+        return self.predict_samples([VoiceSample(inputs.hsf, inputs.spectrogram)])[0]
 
-        Raises
-        ------
-        AudioDecodeError
-            Refused by the clip gate (:func:`decode_voice_clip`): empty, corrupt, too large,
-            sampled below 8 kHz, or outside 0.5-30 s.
-        """
-        rate = DEFAULT_VOICE_SPEC.sr
-        if isinstance(audio, np.ndarray):
-            import soxr
 
-            y = np.asarray(audio, dtype=np.float32)
-            if y.ndim == 2:
-                y = y.mean(axis=1)
-            if sr is None:
-                raise ValueError("samples need their sample rate: classify(y, sr=...)")
-            if sr != rate:
-                y = soxr.resample(y, sr, rate).astype(np.float32)
-            if y.size / rate > MAX_CLIP_S:
-                raise AudioTooLongError(
-                    f"the clip is {y.size / rate:.1f} s long; the limit is {MAX_CLIP_S:.0f} s"
-                )
-            if y.size / rate < MIN_CLIP_S:
-                raise AudioTooShortError(
-                    f"the clip is {y.size / rate:.2f} s long; at least {MIN_CLIP_S} s of audio "
-                    "is needed"
-                )
-        else:
-            y = decode_voice_clip(audio)
-        duration = y.size / rate
-        activity, inputs = analyse_clip(y=y, sr=rate)
-        if inputs is None:
-            return VoiceAnswer(False, None, {}, activity.voiced_s, duration)
-        probs = self.predict_samples([VoiceSample(inputs.hsf, inputs.spectrogram)])[0]
-        return VoiceAnswer(
-            True,
-            EMOTIONS[int(np.argmax(probs))],
-            {e: float(p) for e, p in zip(EMOTIONS, probs, strict=True)},
-            activity.voiced_s,
-            duration,
-        )
+class FunctionalsVoiceClassifier(_VoiceReader):
+    """A voice candidate (:mod:`models.voice_candidates`) ready to serve: the clip's HSF
+    functionals, normalised by the listener's earlier clips when the model was trained so,
+    through a logistic regression and its temperature. No TensorFlow."""
+
+    def __init__(self, head, *, version: str = "local") -> None:
+        self.head = head
+        self.version = version
+
+    def _probabilities(self, inputs, functionals: np.ndarray, history: dict | None) -> np.ndarray:
+        return self.head.probabilities(functionals, history)
+
+
+def load_voice_classifier(registry, cache_dir: Path, version: str | None = None):
+    """The promoted (or given) voice model, whichever kind its record names, and the record;
+    refuses one trained on other voice features."""
+    record, folder = registry.fetch(
+        "voice", version, dest=cache_dir, expected_feature_spec=DEFAULT_VOICE_SPEC.version
+    )
+    if "head.npz" in record.files:
+        from models.voice_candidates import VoiceHead
+
+        head = VoiceHead.load(folder / "head.npz")
+        return FunctionalsVoiceClassifier(head, version=record.version), record
+    temperature = float(record.hyperparameters.get("temperature", 1.0))
+    return VoiceEmotionClassifier.load(
+        folder / "model.keras", version=record.version, temperature=temperature
+    ), record
+
+
+def _clip_samples(audio: bytes | str | Path | np.ndarray, sr: int | None) -> np.ndarray:
+    """16 kHz mono samples of a clip that passed the clip gate."""
+    rate = DEFAULT_VOICE_SPEC.sr
+    if isinstance(audio, np.ndarray):
+        import soxr
+
+        y = np.asarray(audio, dtype=np.float32)
+        if y.ndim == 2:
+            y = y.mean(axis=1)
+        if sr is None:
+            raise ValueError("samples need their sample rate: classify(y, sr=...)")
+        if sr != rate:
+            y = soxr.resample(y, sr, rate).astype(np.float32)
+        if y.size / rate > MAX_CLIP_S:
+            raise AudioTooLongError(
+                f"the clip is {y.size / rate:.1f} s long; the limit is {MAX_CLIP_S:.0f} s"
+            )
+        if y.size / rate < MIN_CLIP_S:
+            raise AudioTooShortError(
+                f"the clip is {y.size / rate:.2f} s long; at least {MIN_CLIP_S} s of audio "
+                "is needed"
+            )
+    else:
+        y = decode_voice_clip(audio)
+    return y

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from models.calibration import apply_temperature, fit_temperature
-from models.features.voice import N_LLD
+from models.features.voice import N_HSF, N_LLD
 
 __all__ = [
     "VoiceCandidate",
@@ -38,8 +38,14 @@ __all__ = [
     "fit_voice_candidate",
     "prepare",
     "FittedVoiceCandidate",
+    "VoiceHead",
+    "N_FUNCTIONALS",
+    "empty_history",
+    "add_to_history",
 ]
 
+#: Values of :func:`clip_functionals`.
+N_FUNCTIONALS = 2 * N_HSF + 2 * N_LLD
 #: Pseudo-count of the listener mean's shrinkage towards the training mean.
 SHRINKAGE_CLIPS = 4.0
 _C_GRID = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3)
@@ -146,3 +152,78 @@ def prepare(
     """What the candidate's classifier reads: standardised (and listener-normalised) rows."""
     z = scaler.transform(x)
     return listener_normalised(z, groups, position) if candidate.listener_normalised else z
+
+
+def empty_history() -> dict:
+    """A listener's voice history before any clip: how many clips, and the sum of their
+    (raw) functionals. Raw, not standardised, so it outlives any one model version."""
+    return {"n": 0, "sum": [0.0] * N_FUNCTIONALS}
+
+
+def add_to_history(history: dict | None, functionals: np.ndarray) -> dict:
+    """``history`` with one more clip's functionals."""
+    history = history if valid_history(history) else empty_history()
+    total = np.asarray(history["sum"], dtype=np.float64) + np.asarray(functionals, np.float64)
+    return {"n": int(history["n"]) + 1, "sum": [float(v) for v in total]}
+
+
+def valid_history(history: object) -> bool:
+    """Whether ``history`` is a usable voice history (a stored one may predate this code)."""
+    return (
+        isinstance(history, dict)
+        and isinstance(history.get("n"), int)
+        and history["n"] >= 0
+        and isinstance(history.get("sum"), list)
+        and len(history["sum"]) == N_FUNCTIONALS
+    )
+
+
+@dataclass(frozen=True)
+class VoiceHead:
+    """A fitted voice candidate as plain arrays (``head.npz``): standardisation, listener
+    normalisation from the listener's history, logistic regression, temperature."""
+
+    mean: np.ndarray
+    scale: np.ndarray
+    coef: np.ndarray
+    intercept: np.ndarray
+    temperature: float
+    listener_normalised: bool
+
+    @classmethod
+    def from_fitted(cls, fitted: FittedVoiceCandidate) -> VoiceHead:
+        regression = fitted.search.best_estimator_
+        return cls(
+            mean=np.asarray(fitted.scaler.mean_, np.float64),
+            scale=np.asarray(fitted.scaler.scale_, np.float64),
+            coef=np.asarray(regression.coef_, np.float64),
+            intercept=np.asarray(regression.intercept_, np.float64),
+            temperature=float(fitted.temperature),
+            listener_normalised=fitted.candidate.listener_normalised,
+        )
+
+    def probabilities(self, functionals: np.ndarray, history: dict | None = None) -> np.ndarray:
+        """Calibrated class probabilities of one clip, given the listener's earlier clips."""
+        z = (np.asarray(functionals, np.float64) - self.mean) / self.scale
+        if self.listener_normalised and valid_history(history) and history["n"] > 0:
+            n = history["n"]
+            earlier = (np.asarray(history["sum"], np.float64) - n * self.mean) / self.scale
+            z = z - earlier / (n + SHRINKAGE_CLIPS)
+        logits = (z @ self.coef.T + self.intercept) / self.temperature
+        exp = np.exp(logits - logits.max())
+        return exp / exp.sum()
+
+    def save(self, path) -> None:
+        np.savez(
+            path, mean=self.mean, scale=self.scale, coef=self.coef, intercept=self.intercept,
+            temperature=self.temperature, listener_normalised=self.listener_normalised,
+        )  # fmt: skip
+
+    @classmethod
+    def load(cls, path) -> VoiceHead:
+        with np.load(path, allow_pickle=False) as data:
+            return cls(
+                mean=data["mean"], scale=data["scale"], coef=data["coef"],
+                intercept=data["intercept"], temperature=float(data["temperature"]),
+                listener_normalised=bool(data["listener_normalised"]),
+            )  # fmt: skip

@@ -23,18 +23,37 @@ from models.voice import (
     voice_temperature,
 )
 from models.voice_candidates import (
+    SHRINKAGE_CLIPS,
     VOICE_CANDIDATES,
     VoiceCandidate,
+    VoiceHead,
     arrival_order,
     clip_functionals,
     fit_voice_candidate,
 )
-from models.voice_model import TABLE3_ROWS, VOICE_METHOD, VoiceModelConfig
+from models.voice_model import TABLE3_ROWS, VOICE_METHOD, VOICE_ROWS_BY_KEY, VoiceModelConfig
 from schemas.emotions import EMOTIONS
 
-__all__ = ["PAPER_TABLE3", "EGEMAPS_ROW", "evaluate_voice", "run_train_voice", "run_evaluate_voice"]
+__all__ = [
+    "PAPER_TABLE3",
+    "EGEMAPS_ROW",
+    "DEFAULT_VOICE_MODEL",
+    "VOICE_MODELS",
+    "evaluate_voice",
+    "run_train_voice",
+    "run_evaluate_voice",
+]
 
 logger = logging.getLogger(__name__)
+
+#: What ``moodstream train voice`` trains unless told otherwise: the champion of the README's
+#: RAVDESS song and EmoDB evaluations (HSF functionals, listener-normalised, + LR).
+DEFAULT_VOICE_MODEL = "functionals-listener-lr"
+#: Every trainable voice model by its ``--model`` key: Table 3's rows and the candidates.
+VOICE_MODELS: dict[str, VoiceModelConfig | VoiceCandidate] = {
+    **VOICE_ROWS_BY_KEY,
+    **VOICE_CANDIDATES,
+}
 
 PAPER_TABLE3 = {"CRNN": 64.0, "HSF + CRNN": 68.5, VOICE_METHOD.name: 72.6}
 EGEMAPS_ROW = "reference: eGeMAPS functionals (openSMILE) + RBF SVM"
@@ -194,27 +213,34 @@ def run_train_voice(
     *,
     cache_dir: Path,
     registry: ModelRegistry | None,
-    config: VoiceModelConfig = VOICE_METHOD,
+    model: VoiceModelConfig | VoiceCandidate = VOICE_CANDIDATES[DEFAULT_VOICE_MODEL],
     group_col: str | None = None,
     seed: int = 0,
     promote: bool = False,
     out_dir: Path | None = None,
     cv_folds: int = 0,
 ) -> tuple[ModelRecord | None, Path]:
-    """Train the voice model on every clip of ``data_dir``; store it in ``registry`` (and
-    promote it). With no registry the model is only written to ``out_dir``. With ``cv_folds``
-    >= 2 the configuration is first cross-validated and its accuracy stored with the model."""
+    """Train ``model`` (a Table 3 network or a functionals candidate) on every clip of
+    ``data_dir``; store it in ``registry`` (and promote it). With no registry the model is only
+    written to ``out_dir``. With ``cv_folds`` >= 2 the model is first cross-validated and its
+    accuracy stored with it."""
     clips, samples, hashes = load_voice_set(cache_dir, data_dir, group_col)
     labels, groups = [c.emotion for c in clips], [c.group for c in clips]
+    out_dir = Path(out_dir or tempfile.mkdtemp(prefix="moodstream-voice-"))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if isinstance(model, VoiceCandidate):
+        return _train_candidate(
+            model, clips, samples, hashes, registry=registry, seed=seed, promote=promote,
+            out_dir=out_dir, cv_folds=cv_folds, data_dir=data_dir,
+        )  # fmt: skip
+    config = model
     cross_validation = None
     if cv_folds:
         cv = evaluate_voice(samples, labels, groups, folds=cv_folds, seed=seed, rows=(config,))
         cross_validation = cv_metrics(cv, config.name)
-    model, history = fit_voice_model(config, samples, labels, groups, seed=seed, verbose=2)
-    temperature = voice_temperature(model, samples, labels, groups, seed=seed)
-    out_dir = Path(out_dir or tempfile.mkdtemp(prefix="moodstream-voice-"))
-    out_dir.mkdir(parents=True, exist_ok=True)
-    model.save(out_dir / "model.keras")
+    network, history = fit_voice_model(config, samples, labels, groups, seed=seed, verbose=2)
+    temperature = voice_temperature(network, samples, labels, groups, seed=seed)
+    network.save(out_dir / "model.keras")
     record = store_trained_model(
         registry, "voice", out_dir, history=history, clips=clips, file_hashes=hashes,
         training={"config": config.to_dict(), "seed": seed, "temperature": temperature,
@@ -222,5 +248,47 @@ def run_train_voice(
         feature_spec=DEFAULT_VOICE_SPEC.version,
         hyperparameters={**config.to_dict(), "seed": seed, "temperature": temperature},
         promote=promote, cross_validation=cross_validation,
+    )  # fmt: skip
+    return record, out_dir
+
+
+def _train_candidate(
+    candidate: VoiceCandidate, clips: list, samples: list[VoiceSample], hashes: list[str], *,
+    registry: ModelRegistry | None, seed: int, promote: bool, out_dir: Path, cv_folds: int,
+    data_dir: Path,
+) -> tuple[ModelRecord | None, Path]:  # fmt: skip
+    """Fit a functionals candidate on all clips (``C`` and temperature from grouped inner
+    folds) and store it as ``head.npz``."""
+    labels, groups = [c.emotion for c in clips], [c.group for c in clips]
+    cross_validation = None
+    if cv_folds:
+        cv = evaluate_voice(
+            samples, labels, groups, folds=cv_folds, seed=seed, rows=(), candidates=(candidate,)
+        )
+        cross_validation = cv_metrics(cv, candidate.name)
+    x = np.stack([clip_functionals(s.hsf) for s in samples])
+    y = np.array([EMOTIONS.index(e) for e in labels])
+    groups_arr = np.asarray(groups)
+    position = arrival_order(groups_arr, seed)
+    fitted = fit_voice_candidate(candidate, x, y, groups_arr, position, seed)
+    head = VoiceHead.from_fitted(fitted)
+    head.save(out_dir / "head.npz")
+    raw, _ = fitted.probabilities(x, groups_arr, position)
+    hyperparameters = {
+        "model": candidate.key,
+        "C": float(fitted.search.best_params_["C"]),
+        "temperature": fitted.temperature,
+        "listener_normalised": candidate.listener_normalised,
+        "shrinkage_clips": SHRINKAGE_CLIPS,
+        "seed": seed,
+    }
+    record = store_trained_model(
+        registry, "voice", out_dir,
+        history={"accuracy": [float(np.mean(raw.argmax(axis=1) == y))]}, clips=clips,
+        file_hashes=hashes,
+        training={**hyperparameters, "feature_spec": DEFAULT_VOICE_SPEC.version,
+                  "data": str(data_dir)},
+        feature_spec=DEFAULT_VOICE_SPEC.version, hyperparameters=hyperparameters,
+        promote=promote, cross_validation=cross_validation, artefact="head.npz",
     )  # fmt: skip
     return record, out_dir

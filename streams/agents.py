@@ -47,7 +47,9 @@ from streams.recommendation import (
     already_handled,
     apply_feedback,
     mood_is_uncertain,
+    normalise_session,
     recommend,
+    remember_voice,
     uncertain_reason,
 )
 from streams.registration import registration_for
@@ -234,12 +236,17 @@ def define_agents(
         # The clip gate the HTTP API applies too; a refused clip needs no model to be refused.
         y = await asyncio.to_thread(decode_voice_clip, audio)
         voice = await hub.wait_for("voice")
-        heard = await asyncio.to_thread(voice.classify, y, sr=DEFAULT_VOICE_SPEC.sr)
+        history = normalise_session(session)["voice"]  # the listener's earlier clips
+        heard = await asyncio.to_thread(
+            voice.classify, y, sr=DEFAULT_VOICE_SPEC.sr, history=history
+        )
         emotion = heard.emotion
         themes = (tables.catalog.get(emotion) or {}) if emotion else {}
         new_session, answer = recommend(
             session, request_id=request_id, emotion=emotion, themes=themes
         )
+        if heard.functionals is not None:
+            new_session = remember_voice(new_session, heard.functionals)
         uncertain = mood_is_uncertain(heard.probabilities, hub.settings.min_voice_confidence)
         reason = (
             uncertain_reason(answer.reason, heard.probabilities) if uncertain else answer.reason

@@ -74,6 +74,7 @@ def _site_folder(settings: Settings) -> tuple[Path, Path, str]:
 def _ensure_models(settings: Settings, music_data: Path) -> None:
     from models.datasets.synthetic_speech import write_synthetic_speech
     from models.registry import ModelRegistry
+    from streams.cli.model_jobs import DEFAULT_MUSIC_MODEL_KEY, DEFAULT_VOICE_MODEL_KEY
 
     registry = ModelRegistry(settings.object_store, settings.bucket_models)
     speech = settings.home / "demo" / "speech"
@@ -82,11 +83,17 @@ def _ensure_models(settings: Settings, music_data: Path) -> None:
     jobs = {
         "music": ["train", "music", "--data", str(music_data), "--group-col", "song_id" if music_data == EMOPIA else "group", "--promote"],
         "themes": ["train", "themes", "--data", str(music_data), "--promote"],
-        "voice": ["train", "voice", "--data", str(speech), "--group-col", "speaker", "--max-epochs", "25", "--promote"],
+        "voice": ["train", "voice", "--data", str(speech), "--group-col", "speaker", "--promote"],
     }  # fmt: skip
+    # The demo serves the champions: a promoted model of another kind (the paper's networks,
+    # promoted by an earlier version) is replaced.
+    champions = {"music": DEFAULT_MUSIC_MODEL_KEY, "voice": DEFAULT_VOICE_MODEL_KEY}
     for kind, args in jobs.items():
         version = registry.promoted_version(kind)
-        if version:
+        if version and (
+            kind not in champions
+            or registry.show(kind, version).hyperparameters.get("model") == champions[kind]
+        ):
             click.echo(f"  {kind:<7} reusing promoted {version}")
             continue
         click.echo(f"  {kind:<7} training (moodstream {' '.join(args)}) ...")

@@ -50,14 +50,14 @@ class ModelHub:
         """Load every promoted model whose version changed; return what was loaded."""
         from models.inference import load_music_classifier
         from models.themes import ThemeModel
-        from models.voice import VoiceEmotionClassifier
+        from models.voice import load_voice_classifier
 
         loaded = []
         with self._lock:
             for kind, current, load in (
                 ("music", self.music, load_music_classifier),
                 ("themes", self.themes, ThemeModel.from_registry),
-                ("voice", self.voice, VoiceEmotionClassifier.from_registry),
+                ("voice", self.voice, load_voice_classifier),
             ):
                 try:
                     promoted = self.registry.promoted_version(kind)

@@ -29,6 +29,7 @@ import random
 from collections import Counter
 from dataclasses import dataclass
 
+from models.voice_candidates import add_to_history, valid_history
 from schemas.emotions import EMOTIONS
 from streams.exceptions import FeedbackRefusedError
 from streams.limits import MAX_FEEDBACK_TRACKS, MAX_ID_CHARS
@@ -44,6 +45,7 @@ __all__ = [
     "offered_tracks",
     "already_handled",
     "recommend",
+    "remember_voice",
     "mood_is_uncertain",
     "uncertain_reason",
     "check_pick",
@@ -73,7 +75,7 @@ class Answer:
 
 def empty_session() -> dict:
     """A user with no history."""
-    return {"emotions": {}, "handled": [], "last": None}
+    return {"emotions": {}, "handled": [], "last": None, "voice": None}
 
 
 def _bounded_ids(values: object, limit: int) -> list[str]:
@@ -109,11 +111,20 @@ def normalise_session(session: dict | None) -> dict:
             "recommended": _bounded_ids(state.get("recommended"), MAX_RECOMMENDED),
         }
     last = session.get("last")
+    voice = session.get("voice")
     return {
         "emotions": emotions,
         "handled": _bounded_ids(session.get("handled"), MAX_REMEMBERED_IDS),
         "last": last if isinstance(last, dict) else None,
+        "voice": voice if valid_history(voice) else None,
     }
+
+
+def remember_voice(session: dict, functionals) -> dict:
+    """``session`` with one more clip in the listener's voice history (what listener-normalised
+    voice models read: the count and sum of the earlier clips' functionals). ABANDON keeps it:
+    it describes the voice, not the moods."""
+    return {**session, "voice": add_to_history(session.get("voice"), functionals)}
 
 
 def offered_tracks(session: dict | None) -> set[str]:

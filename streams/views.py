@@ -328,8 +328,13 @@ def define_views(app: faust.App, tables: Tables) -> None:
             if session is None:
                 return self.json({"error": f"no session for {user_id!r}"}, status=404)
             shown = normalise_session(session)
+            voice = shown.pop("voice")  # the sums mean nothing to a reader: how many clips
             return self.json(
-                {"user_id": user_id, **{k: v for k, v in shown.items() if k != "handled"}}
+                {
+                    "user_id": user_id,
+                    **{k: v for k, v in shown.items() if k != "handled"},
+                    "voice_clips": voice["n"] if voice else 0,
+                }
             )
 
     @app.page("/api/clips")

@@ -21,6 +21,8 @@ MUSIC_MODEL_KEYS = (
 #: ``--row`` keys of ``evaluate voice``: Table 3's rows, then the candidates
 #: (``models.voice_model.VOICE_ROWS_BY_KEY``, ``models.voice_candidates.VOICE_CANDIDATES``).
 VOICE_ROW_KEYS = ("crnn", "hsf-crnn", "method", "functionals-lr", "functionals-listener-lr")
+#: What ``train voice`` trains by default (``models.voice_jobs.DEFAULT_VOICE_MODEL``).
+DEFAULT_VOICE_MODEL_KEY = "functionals-listener-lr"
 #: What ``train music`` trains by default (``models.music_jobs.DEFAULT_MUSIC_MODEL``).
 DEFAULT_MUSIC_MODEL_KEY = "embedding-stats-lr"
 
@@ -166,6 +168,19 @@ def _echo_report(text: str, out_dir: str) -> None:
     click.echo(f"\nreport: {Path(out_dir) / 'report.json'}")
 
 
+def _with_network_options(model, key: str, overrides: dict):
+    """A network configuration with the command's overrides; a candidate (a logistic
+    regression) refuses them."""
+    if hasattr(model, "with_"):
+        return model.with_(**overrides)
+    if overrides:
+        raise click.UsageError(
+            f"--max-epochs/--batch-size/--patience train networks; {key} is a logistic "
+            "regression (choose --model method for the paper's network)"
+        )
+    return model
+
+
 # --------------------------------------------------------------------------- train
 
 
@@ -193,19 +208,11 @@ def train_music(
     promote, no_push, out_dir, cv_folds,
 ) -> None:  # fmt: skip
     """Train a music emotion model on a labelled folder (default: the champion candidate)."""
-    from models.music_candidates import Candidate
     from models.music_jobs import MUSIC_MODELS, run_train_music
 
-    model = MUSIC_MODELS[model_key]
-    overrides = _overrides(max_epochs, batch_size, patience)
-    if isinstance(model, Candidate):
-        if overrides:
-            raise click.UsageError(
-                f"--max-epochs/--batch-size/--patience train networks; {model_key} is a "
-                "logistic regression on the musicnn embedding (choose --model method for those)"
-            )
-    else:
-        model = model.with_(**overrides)
+    model = _with_network_options(
+        MUSIC_MODELS[model_key], model_key, _overrides(max_epochs, batch_size, patience)
+    )
     record, folder = run_train_music(
         Path(data_dir), model=model, group_col=group_col, seed=seed, cv_folds=cv_folds,
         **_stored_where(settings, no_push, promote, out_dir),
@@ -215,20 +222,30 @@ def train_music(
 
 @train.command("voice")
 @network_options
+@click.option(
+    "--model",
+    "model_key",
+    type=click.Choice(VOICE_ROW_KEYS),
+    default=DEFAULT_VOICE_MODEL_KEY,
+    show_default=True,
+    help="A Table 3 network (the paper's method: 'method') or an HSF-functionals candidate; "
+    "the default is the champion of the README's RAVDESS song and EmoDB evaluations.",
+)
 @store_options
 @_cv_folds_option
 @click.pass_obj
 def train_voice(
-    settings: Settings, data_dir, group_col, seed, max_epochs, batch_size, patience,
+    settings: Settings, data_dir, group_col, seed, max_epochs, batch_size, patience, model_key,
     promote, no_push, out_dir, cv_folds,
 ) -> None:  # fmt: skip
-    """Train the dual-channel HSF + CRNN voice emotion model on a labelled folder."""
-    from models.voice_jobs import run_train_voice
-    from models.voice_model import VOICE_METHOD
+    """Train a voice emotion model on a labelled folder (default: the champion candidate)."""
+    from models.voice_jobs import VOICE_MODELS, run_train_voice
 
-    config = VOICE_METHOD.with_(**_overrides(max_epochs, batch_size, patience))
+    model = _with_network_options(
+        VOICE_MODELS[model_key], model_key, _overrides(max_epochs, batch_size, patience)
+    )
     record, folder = run_train_voice(
-        Path(data_dir), config=config, group_col=group_col, seed=seed, cv_folds=cv_folds,
+        Path(data_dir), model=model, group_col=group_col, seed=seed, cv_folds=cv_folds,
         **_stored_where(settings, no_push, promote, out_dir),
     )  # fmt: skip
     _echo_stored(record, folder, promote)

@@ -11,13 +11,14 @@ from models.storage import minio_client
 from streams.cli import cli
 from streams.topics import ensure_topics
 
-#: How the session's models are trained: once, through the CLI, pushed and promoted. Music is
-#: ``train music``'s default, the champion candidate (musicnn embedding + statistics + LR), so
-#: every worker of the integration tier serves it.
+#: How the session's models are trained: once, through the CLI, pushed and promoted. Music and
+#: voice are the defaults of ``train``, the champion candidates (musicnn embedding + statistics
+#: + LR; listener-normalised HSF functionals + LR), so every worker of the integration tier
+#: serves them.
 TRAINING_ARGS = {
     "music": [],
     "themes": [],
-    "voice": ["--group-col", "speaker", "--max-epochs", "10"],
+    "voice": ["--group-col", "speaker"],
 }
 
 

@@ -17,6 +17,7 @@ from models.inference import EmbeddingMusicClassifier, load_music_classifier
 from models.music_embedding import EMBEDDING_VERSION, MusicEmbeddingCache
 from models.registry import ModelRegistry
 from models.storage import minio_client
+from models.voice_candidates import add_to_history
 from schemas.emotions import EMOTIONS
 from streams.cli import cli
 
@@ -135,18 +136,28 @@ def test_voice_model_round_trips_and_answers_a_clip(
     pipeline_settings, tmp_path, synthetic_speech_dir
 ) -> None:
     from models.features.voice import DEFAULT_VOICE_SPEC
-    from models.voice import VoiceEmotionClassifier
+    from models.voice import FunctionalsVoiceClassifier, load_voice_classifier
 
     registry = _registry(pipeline_settings)
     (record,) = registry.list("voice")
     assert registry.promoted_version("voice") == record.version
     assert record.feature_spec == DEFAULT_VOICE_SPEC.version and record.metrics["clips"] == 96
-    assert set(record.files) == {"model.keras", "training.json"}
-    classifier, served = VoiceEmotionClassifier.from_registry(registry, tmp_path / "models")
+    assert set(record.files) == {"head.npz", "training.json"}
+    params = record.hyperparameters
+    assert params["model"] == "functionals-listener-lr" and params["listener_normalised"]
+    classifier, served = load_voice_classifier(registry, tmp_path / "models")
+    assert isinstance(classifier, FunctionalsVoiceClassifier)
     assert served.version == record.version == classifier.version
-    clip = sorted(synthetic_speech_dir.glob("*.wav"))[0]
-    answer = classifier.classify(clip.read_bytes())
-    assert answer.has_speech and set(answer.probabilities) == set(EMOTIONS)
+    # A listener's clips in turn, each answered with the history of the ones before it.
+    clips = sorted(synthetic_speech_dir.glob("*.wav"))[:12]  # one voice: angry, calm, happy
+    history, right = None, 0
+    for clip in clips:
+        answer = classifier.classify(clip.read_bytes(), history=history)
+        assert answer.has_speech and set(answer.probabilities) == set(EMOTIONS)
+        assert abs(sum(answer.probabilities.values()) - 1) < 1e-9
+        history = add_to_history(history, answer.functionals)
+        right += answer.emotion in clip.stem
+    assert history["n"] == 12 and right >= 9  # trained on these clips
 
 
 def test_promote_refuses_a_model_that_scored_worse_on_the_same_data(

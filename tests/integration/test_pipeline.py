@@ -123,6 +123,10 @@ async def test_crawled_tracks_are_labelled_and_clips_follow_the_paper_s_flow(
         )
         status, third = _post(worker, "/api/clips?user_id=ann", clip)
         assert third["step"] == "FIRST_OCCURRENCE"
+        # ABANDON cleared the moods, not the voice history the listener-normalised model reads.
+        wait_for(
+            lambda: worker.get("/api/users/ann/session")["voice_clips"] == 3, 30, "3 voice clips"
+        )
 
         # A duplicated event (same request id, sent twice to Kafka) gets one answer.
         with MoodstreamClient(settings) as client:

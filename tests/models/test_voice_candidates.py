@@ -7,8 +7,11 @@ import numpy as np
 
 from models.features.voice import N_HSF, N_LLD
 from models.voice_candidates import (
+    N_FUNCTIONALS,
     SHRINKAGE_CLIPS,
     VOICE_CANDIDATES,
+    VoiceHead,
+    add_to_history,
     arrival_order,
     clip_functionals,
     fit_voice_candidate,
@@ -69,3 +72,27 @@ def test_listener_normalisation_wins_when_voices_differ_as_much_as_moods() -> No
         scores[key] = float(np.mean(raw.argmax(axis=1) == y[test]))
     assert scores["functionals-listener-lr"] >= 0.65
     assert scores["functionals-listener-lr"] > scores["functionals-lr"] + 0.2
+
+
+def test_the_served_head_with_the_listener_s_history_answers_what_evaluation_measured(
+    tmp_path,
+) -> None:
+    """Serving adds each clip to the listener's history after answering; evaluation normalises
+    each clip by the clips before it in its arrival order: the same numbers."""
+    rng = np.random.default_rng(5)
+    groups = np.repeat(np.arange(8), 12).astype(str)
+    y = np.tile(np.arange(4), 24)
+    x = rng.normal(size=(96, N_FUNCTIONALS)) + np.repeat(rng.normal(size=(8, 1)), 12, axis=0)
+    x[np.arange(96), y] += 1.5
+    position = arrival_order(groups, seed=1)
+    candidate = VOICE_CANDIDATES["functionals-listener-lr"]
+    fitted = fit_voice_candidate(candidate, x, y, groups, position, seed=0)
+    _, expected = fitted.probabilities(x, groups, position)
+    VoiceHead.from_fitted(fitted).save(tmp_path / "head.npz")
+    head = VoiceHead.load(tmp_path / "head.npz")
+    history = {}
+    for i in np.lexsort((position, groups)):  # each listener's clips in arrival order
+        served = head.probabilities(x[i], history.get(groups[i]))
+        np.testing.assert_allclose(served, expected[i], atol=1e-9)
+        history[groups[i]] = add_to_history(history.get(groups[i]), x[i])
+    assert history["0"]["n"] == 12

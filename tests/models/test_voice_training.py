@@ -91,7 +91,7 @@ def test_train_voice_cross_validates_the_configuration_it_trains_and_stores_the_
     monkeypatch.setattr(voice_jobs, "voice_temperature", lambda *a, **k: 1.25)
     config = VOICE_METHOD.with_(max_epochs=1)
     record, out = voice_jobs.run_train_voice(
-        speech, cache_dir=tmp_path / "cache", registry=None, config=config, group_col="speaker",
+        speech, cache_dir=tmp_path / "cache", registry=None, model=config, group_col="speaker",
         cv_folds=2, out_dir=tmp_path / "out",
     )  # fmt: skip
     assert record is None and seen == {"clips": 24, "folds": 2, "rows": (config,)}

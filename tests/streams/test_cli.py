@@ -96,11 +96,11 @@ def test_the_music_model_keys_of_the_cli_are_the_trainable_models() -> None:
 
 
 def test_the_voice_row_keys_of_the_cli_are_the_rows_and_candidates() -> None:
-    from models.voice_candidates import VOICE_CANDIDATES
-    from models.voice_model import VOICE_ROWS_BY_KEY
-    from streams.cli.model_jobs import VOICE_ROW_KEYS
+    from models.voice_jobs import DEFAULT_VOICE_MODEL, VOICE_MODELS
+    from streams.cli.model_jobs import DEFAULT_VOICE_MODEL_KEY, VOICE_ROW_KEYS
 
-    assert set(VOICE_ROW_KEYS) == set(VOICE_ROWS_BY_KEY) | set(VOICE_CANDIDATES)
+    assert VOICE_ROW_KEYS == tuple(VOICE_MODELS)
+    assert DEFAULT_VOICE_MODEL_KEY == DEFAULT_VOICE_MODEL
 
 
 def test_network_options_are_refused_for_an_embedding_candidate(tmp_path) -> None:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
+from models.voice_candidates import N_FUNCTIONALS
 from streams.exceptions import FeedbackRefusedError
 from streams.limits import MAX_FEEDBACK_TRACKS, MAX_ID_CHARS
 from streams.recommendation import (
@@ -17,6 +19,7 @@ from streams.recommendation import (
     mood_is_uncertain,
     normalise_session,
     recommend,
+    remember_voice,
     uncertain_reason,
 )
 from streams.tables import MAX_VALUE_BYTES
@@ -128,6 +131,8 @@ def _worst_case_session() -> dict:
         },
         "handled": ids("h", MAX_REMEMBERED_IDS),
         "last": {"request_id": "x" * MAX_ID_CHARS, "emotion": "sad"},
+        # A voice history's sums at full float precision, negative: the longest JSON floats.
+        "voice": {"n": 10**9, "sum": [-1.2345678901234567e-300] * N_FUNCTIONALS},
     }
 
 
@@ -174,3 +179,16 @@ def test_a_reading_below_the_confidence_threshold_says_the_mood_is_uncertain() -
         "your mood is uncertain (sad 41 %, calm 33 %); going with the likeliest. "
         "first sad mood: one track from each of the 3 sad themes"
     )
+
+
+def test_the_voice_history_adds_each_clip_and_survives_abandon_but_not_junk() -> None:
+    session = normalise_session(None)
+    assert session["voice"] is None
+    first, second = np.arange(N_FUNCTIONALS, dtype=float), np.ones(N_FUNCTIONALS)
+    session = remember_voice(remember_voice(session, first), second)
+    assert session["voice"]["n"] == 2
+    np.testing.assert_allclose(session["voice"]["sum"], first + second)
+    after = apply_feedback(session, feedback_id="f-1", action="ABANDON", track_ids=[], theme_of={})
+    assert after["emotions"] == {} and after["voice"] == session["voice"]
+    for junk in ({"n": 2, "sum": [1.0]}, {"n": -1, "sum": [0.0] * N_FUNCTIONALS}, "x"):
+        assert normalise_session({**session, "voice": junk})["voice"] is None
