@@ -135,12 +135,23 @@ def bench_pipeline(settings, tracks: int, rate: float, seconds: float, as_json: 
 
 
 @bench.command("voice")
-@click.option("--model", "model_path", type=click.Path(exists=True, dir_okay=False), default=None)
+@click.option(
+    "--model",
+    "model_path",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="A trained model.keras or head.npz (default: a fresh model of --kind).",
+)
+@click.option(
+    "--kind", type=click.Choice(["champion", "network"]), default="champion", show_default=True
+)
 @click.option("--repeats", type=int, default=100, show_default=True)
 @_json_option
-def bench_voice(model_path: str | None, repeats: int, as_json: bool) -> None:
+def bench_voice(model_path: str | None, kind: str, repeats: int, as_json: bool) -> None:
     """Voice clip -> emotion latency on one core (5 s clip, decode and features included)."""
     from benchmarks.voice_model import format_report, run_voice_bench
 
-    report = run_voice_bench(model_path=Path(model_path) if model_path else None, repeats=repeats)
+    report = run_voice_bench(
+        model_path=Path(model_path) if model_path else None, kind=kind, repeats=repeats
+    )
     _print(report, format_report, as_json)

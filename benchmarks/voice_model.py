@@ -1,8 +1,10 @@
 """``moodstream bench voice``: voice clip -> emotion latency on one core, features included.
 
 The clip is a 5 s espeak-ng sentence (synthetic speech, so it runs anywhere); the model is the
-given ``.keras`` file or a freshly built network of the method's shape (latency does not depend
-on the weights). Decoding (WAV bytes), the speech rule, both channels' inputs and inference are
+given ``.keras`` (a network) or ``head.npz`` (a functionals candidate) file, or a fresh model of
+the ``kind`` asked for: ``champion`` (the served default, listener-normalised HSF functionals +
+LR, with a 20-clip listener history) or ``network`` (the paper's method). Latency does not depend
+on the weights. Decoding (WAV bytes), the speech rule, both channels' inputs and inference are
 all inside the measured call, as in the recommender's path.
 """
 
@@ -39,35 +41,53 @@ def _clip_bytes(seconds: float = 5.0) -> bytes:
     return buf.getvalue()
 
 
-def run_voice_bench(*, model_path: Path | None = None, repeats: int = 100) -> dict:
-    """p50/p90/p99 of :meth:`VoiceEmotionClassifier.classify` on a 5 s clip, and its parts."""
+def _classifier(model_path: Path | None, kind: str):
+    """The classifier to time and the listener history it is given."""
+    from models.voice import FunctionalsVoiceClassifier
+    from models.voice_candidates import N_FUNCTIONALS, VoiceHead
+
+    rng = np.random.default_rng(0)
+    history = {"n": 20, "sum": list(rng.normal(size=N_FUNCTIONALS) * 20)}
+    if model_path is not None and model_path.suffix == ".npz":
+        return FunctionalsVoiceClassifier(
+            VoiceHead.load(model_path), version=str(model_path)
+        ), history
+    if model_path is not None:
+        return VoiceEmotionClassifier.load(model_path), None
+    if kind == "champion":
+        head = VoiceHead(
+            mean=np.zeros(N_FUNCTIONALS), scale=np.ones(N_FUNCTIONALS),
+            coef=rng.normal(size=(4, N_FUNCTIONALS)) * 0.01, intercept=np.zeros(4),
+            temperature=0.8, listener_normalised=True,
+        )  # fmt: skip
+        return FunctionalsVoiceClassifier(head, version="untrained-champion-bench"), history
+    model = build_voice_model(
+        VOICE_METHOD, hsf_mean=np.zeros(172), hsf_std=np.ones(172), spec_mean=-60.0, spec_std=20.0
+    )
+    return VoiceEmotionClassifier(model, version="untrained-network-bench"), None
+
+
+def run_voice_bench(
+    *, model_path: Path | None = None, kind: str = "champion", repeats: int = 100
+) -> dict:
+    """p50/p90/p99 of ``classify`` on a 5 s clip, and its parts."""
     import tensorflow as tf
 
     from models.audio import load_audio
 
     tf.config.threading.set_intra_op_parallelism_threads(1)
     tf.config.threading.set_inter_op_parallelism_threads(1)
-    if model_path is not None:
-        classifier = VoiceEmotionClassifier.load(model_path)
-    else:
-        model = build_voice_model(
-            VOICE_METHOD,
-            hsf_mean=np.zeros(172),
-            hsf_std=np.ones(172),
-            spec_mean=-60.0,
-            spec_std=20.0,
-        )
-        classifier = VoiceEmotionClassifier(model, version="untrained-bench")
+    classifier, history = _classifier(model_path, kind)
     clip = _clip_bytes()
     t0 = time.perf_counter()
-    answer = classifier.classify(clip)
+    answer = classifier.classify(clip, history=history)
     first_ms = 1000 * (time.perf_counter() - t0)
     for _ in range(5):
-        classifier.classify(clip)
+        classifier.classify(clip, history=history)
     total, decode, features = [], [], []
     for _ in range(repeats):
         t0 = time.perf_counter()
-        classifier.classify(clip)
+        classifier.classify(clip, history=history)
         total.append(time.perf_counter() - t0)
         t0 = time.perf_counter()
         y = load_audio(clip, sr=16000)
@@ -91,7 +111,11 @@ def run_voice_bench(*, model_path: Path | None = None, repeats: int = 100) -> di
         "features_ms_p50": pct(features, 50),
         "model_ms_p50": round(pct(total, 50) - pct(decode, 50) - pct(features, 50), 2),
         "target_p50_ms": 20.0,
-        "traces": int(classifier._predict.experimental_get_tracing_count()),
+        "traces": (
+            int(classifier._predict.experimental_get_tracing_count())
+            if hasattr(classifier, "_predict")
+            else None
+        ),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }
 
@@ -106,6 +130,7 @@ def format_report(report: dict) -> str:
             f"  (target p50 <= {report['target_p50_ms']:.0f} ms; first call {report['first_call_ms']} ms)",
             f"  of which: decode {report['decode_ms_p50']} ms, speech rule + features "
             f"{report['features_ms_p50']} ms, model ~{report['model_ms_p50']} ms",
-            f"  tf.function traces: {report['traces']}  peak RSS {report['peak_rss_mb']} MB",
+            f"  tf.function traces: {report['traces'] if report['traces'] is not None else '-'}"
+            f"  peak RSS {report['peak_rss_mb']} MB",
         ]
     )
