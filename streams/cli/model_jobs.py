@@ -110,15 +110,26 @@ def _check_cv_folds(ctx: click.Context, param: click.Parameter, value: int) -> i
     return value
 
 
+#: Folds a candidate is cross-validated on before training unless ``--cv-folds`` says otherwise
+#: (seconds for a logistic regression; the networks default to none: hours on real data).
+CANDIDATE_CV_FOLDS = 5
+
 _cv_folds_option = click.option(
     "--cv-folds",
     type=click.IntRange(min=0),
-    default=0,
+    default=None,
     callback=_check_cv_folds,
-    show_default=True,
     help="First cross-validate on this many grouped folds and store the accuracy with the model "
-    "(models promote then refuses a worse one); 0 skips it.",
+    f"(models promote then refuses a worse one); 0 skips it. Default: {CANDIDATE_CV_FOLDS} for "
+    "a candidate, 0 for a network.",
 )
+
+
+def _cv_folds_for(model, cv_folds: int | None) -> int:
+    """``--cv-folds`` as given, else the default of the model's kind."""
+    if cv_folds is not None:
+        return cv_folds
+    return 0 if hasattr(model, "with_") else CANDIDATE_CV_FOLDS
 
 
 def _eval_out_option(default: str):
@@ -214,7 +225,8 @@ def train_music(
         MUSIC_MODELS[model_key], model_key, _overrides(max_epochs, batch_size, patience)
     )
     record, folder = run_train_music(
-        Path(data_dir), model=model, group_col=group_col, seed=seed, cv_folds=cv_folds,
+        Path(data_dir), model=model, group_col=group_col, seed=seed,
+        cv_folds=_cv_folds_for(model, cv_folds),
         **_stored_where(settings, no_push, promote, out_dir),
     )  # fmt: skip
     _echo_stored(record, folder, promote)
@@ -245,7 +257,8 @@ def train_voice(
         VOICE_MODELS[model_key], model_key, _overrides(max_epochs, batch_size, patience)
     )
     record, folder = run_train_voice(
-        Path(data_dir), model=model, group_col=group_col, seed=seed, cv_folds=cv_folds,
+        Path(data_dir), model=model, group_col=group_col, seed=seed,
+        cv_folds=_cv_folds_for(model, cv_folds),
         **_stored_where(settings, no_push, promote, out_dir),
     )  # fmt: skip
     _echo_stored(record, folder, promote)

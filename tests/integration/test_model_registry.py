@@ -85,6 +85,7 @@ def test_trained_model_round_trips_and_serves_held_out_tracks(
     assert params["model"] == "embedding-stats-lr" and params["with_segment_statistics"]
     assert params["embedding_version"] == EMBEDDING_VERSION and params["temperature"] > 0
     assert len(record.training_data) == 64 and record.metrics["clips"] == 48
+    assert record.metrics["cv_folds"] == 5 and record.metrics["cv_accuracy"] >= 0.85
     assert record.created_at and set(record.files) == {"head.npz", "training.json"}
     env = settings.to_env()
     listing = CliRunner().invoke(cli, ["models", "list", "music"], env=env)
@@ -145,6 +146,7 @@ def test_voice_model_round_trips_and_answers_a_clip(
     assert set(record.files) == {"head.npz", "training.json"}
     params = record.hyperparameters
     assert params["model"] == "functionals-listener-lr" and params["listener_normalised"]
+    assert record.metrics["cv_folds"] == 5 and 0 < record.metrics["cv_accuracy"] <= 1
     classifier, served = load_voice_classifier(registry, tmp_path / "models")
     assert isinstance(classifier, FunctionalsVoiceClassifier)
     assert served.version == record.version == classifier.version

@@ -167,8 +167,7 @@ def test_train_cli_trains_the_champion_candidate_by_default_with_its_cv_and_temp
     out = tmp_path / "out"
     result = CliRunner().invoke(
         cli,
-        ["train", "music", "--data", str(synthetic_music_dir), "--cv-folds", "3", "--no-push",
-         "--out", str(out)],
+        ["train", "music", "--data", str(synthetic_music_dir), "--no-push", "--out", str(out)],
         env=embedding_home, catch_exceptions=False,
     )  # fmt: skip
     assert result.exit_code == 0, result.output
@@ -177,6 +176,7 @@ def test_train_cli_trains_the_champion_candidate_by_default_with_its_cv_and_temp
     assert training["embedding_version"] == EMBEDDING_VERSION and training["temperature"] > 0
     assert training["C"] in (0.01, 0.03, 0.1, 0.3, 1.0) and training["parts"]
     metrics = training["metrics"]
-    assert metrics["cv_folds"] == 3 and metrics["cv_accuracy"] >= 0.85 and metrics["clips"] == 48
+    # A candidate is cross-validated (5 grouped folds) by default before it is trained.
+    assert metrics["cv_folds"] == 5 and metrics["cv_accuracy"] >= 0.85 and metrics["clips"] == 48
     head = LinearHead.load(out / "head.npz")
     assert head.n_inputs == 900 + 124 and head.temperature == training["temperature"]
