@@ -17,6 +17,7 @@ __all__ = [
     "expected_calibration_error",
     "reliability_bins",
     "fit_temperature",
+    "out_of_fold_temperature",
     "apply_temperature",
     "plot_reliability",
 ]
@@ -76,6 +77,19 @@ def fit_temperature(probs: np.ndarray, y: np.ndarray) -> float:
 
     result = minimize_scalar(nll, bounds=(np.log(0.05), np.log(20.0)), method="bounded")
     return float(np.exp(result.x))
+
+
+def out_of_fold_temperature(
+    estimator, x: np.ndarray, y: np.ndarray, groups: np.ndarray, cv
+) -> float:
+    """The temperature fitted on out-of-fold probabilities of ``estimator`` (an unfitted
+    scikit-learn classifier, refitted per fold of ``cv``, grouped by ``groups``) on ``(x, y)``:
+    how a classifier trained on that data is calibrated without ever seeing a test fold."""
+    from sklearn.base import clone
+    from sklearn.model_selection import cross_val_predict
+
+    probs = cross_val_predict(clone(estimator), x, y, groups=groups, cv=cv, method="predict_proba")
+    return fit_temperature(probs, y)
 
 
 def plot_reliability(bins_by_row: dict[str, list[dict]], path: Path) -> None:

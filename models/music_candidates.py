@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from models.calibration import apply_temperature, fit_temperature
+from models.calibration import apply_temperature, out_of_fold_temperature
 from models.music_embedding import EMBEDDING_SIZE, embedding_columns
 
 __all__ = [
@@ -133,11 +133,7 @@ def candidate_temperature(
     """The temperature that calibrates a fitted candidate, fitted on out-of-fold probabilities
     of its own training data (grouped inner folds, the chosen hyper-parameters refitted per
     inner fold)."""
-    from sklearn.base import clone
-    from sklearn.model_selection import StratifiedGroupKFold, cross_val_predict
+    from sklearn.model_selection import StratifiedGroupKFold
 
     inner = StratifiedGroupKFold(n_splits=_INNER_FOLDS, shuffle=True, random_state=seed)
-    inner_probs = cross_val_predict(
-        clone(search.best_estimator_), x, y, groups=groups, cv=inner, method="predict_proba"
-    )
-    return fit_temperature(inner_probs, y)
+    return out_of_fold_temperature(search.best_estimator_, x, y, groups, inner)

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from models.calibration import apply_temperature, fit_temperature
+from models.calibration import apply_temperature, out_of_fold_temperature
 from models.features.voice import N_HSF, N_LLD
 
 __all__ = [
@@ -129,9 +129,8 @@ def fit_voice_candidate(
 ) -> FittedVoiceCandidate:  # fmt: skip
     """Standardisation on ``x``, then (listener normalisation and) a logistic regression whose
     ``C`` a grouped inner 3-fold CV chose; the temperature from the same inner folds."""
-    from sklearn.base import clone
     from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import GridSearchCV, StratifiedGroupKFold, cross_val_predict
+    from sklearn.model_selection import GridSearchCV, StratifiedGroupKFold
     from sklearn.preprocessing import StandardScaler
 
     scaler = StandardScaler().fit(x)
@@ -140,10 +139,8 @@ def fit_voice_candidate(
     search = GridSearchCV(LogisticRegression(max_iter=5000), {"C": list(_C_GRID)}, cv=inner).fit(
         z, y, groups=groups
     )
-    inner_probs = cross_val_predict(
-        clone(search.best_estimator_), z, y, groups=groups, cv=inner, method="predict_proba"
-    )
-    return FittedVoiceCandidate(candidate, scaler, search, fit_temperature(inner_probs, y))
+    temperature = out_of_fold_temperature(search.best_estimator_, z, y, groups, inner)
+    return FittedVoiceCandidate(candidate, scaler, search, temperature)
 
 
 def prepare(
