@@ -86,6 +86,27 @@ def bench_formants(directory: str | None, limit: int, as_json: bool) -> None:
     _print(run_formant_roots_bench(files, log=_log(as_json)), format_report, as_json)
 
 
+@bench.command("catalog")
+@click.option(
+    "--sizes",
+    default="1000,10000,100000,1000000",
+    show_default=True,
+    help="Catalog sizes to measure at (comma-separated track counts).",
+)
+@_json_option
+def bench_catalog(sizes: str, as_json: bool) -> None:
+    """Bytes and time of one label's catalog write at each catalog size; worker memory."""
+    from benchmarks.catalog import format_report, run_catalog_bench
+
+    try:
+        counts = tuple(int(n) for n in sizes.split(","))
+    except ValueError:
+        raise click.BadParameter(f"not a list of track counts: {sizes!r}") from None
+    if not counts or min(counts) < 1_000:
+        raise click.BadParameter("every size must be at least 1000 tracks (1000 writes are timed)")
+    _print(run_catalog_bench(counts, log=_log(as_json)), format_report, as_json)
+
+
 @bench.command("music")
 @click.option(
     "--model",

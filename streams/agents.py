@@ -11,7 +11,7 @@ undecoded: decoding megabytes holds the interpreter, thread or not).
 Ingest::
 
     tracks.discovered -register_tracks-> tracks.registered -extract_features-> tracks.features
-        -label_tracks-> tracks.labelled  (+ tables: tracks, catalog, cards)
+        -label_tracks-> tracks.labelled  (+ tables: tracks, cards)
 
 Recommendation::
 
@@ -191,10 +191,6 @@ def define_agents(
             "probabilities": probabilities,
         }
         entry = {**entry, "status": "labelled", "labels": labels}
-        catalog = {k: list(v) for k, v in (tables.catalog.get(emotion) or {}).items()}
-        members = catalog.setdefault(str(assignment.theme_id), [])
-        if track_id not in members:
-            members.append(track_id)
         card = {
             "metadata": record["metadata"],
             "object_key": record["object_key"],
@@ -202,14 +198,12 @@ def define_agents(
             "theme_id": assignment.theme_id,
         }
         check_bounded(tables.tracks, track_id, entry)
-        check_bounded(tables.catalog, emotion, catalog)
         check_bounded(tables.cards, track_id, card)
         await topics.track_labelled.send(
             key=track_id.encode(), value=track_labelled.encode(labelled)
         )
         metrics.EVENTS_OUT.labels(topic="tracks.labelled").inc()
         tables.tracks[track_id] = entry
-        tables.catalog[emotion] = catalog
         tables.cards[track_id] = card
 
     @app.agent(topics.track_features, name="label_tracks")
@@ -241,7 +235,7 @@ def define_agents(
             voice.classify, y, sr=DEFAULT_VOICE_SPEC.sr, history=history
         )
         emotion = heard.emotion
-        themes = (tables.catalog.get(emotion) or {}) if emotion else {}
+        themes = tables.cards.index.themes(emotion) if emotion else {}
         new_session, answer = recommend(
             session, request_id=request_id, emotion=emotion, themes=themes
         )

@@ -3,7 +3,7 @@
 ::
 
     tracks.discovered --register_tracks--> tracks.registered --extract_features--> tracks.features
-        --label_tracks--> tracks.labelled        [tables: tracks, catalog, cards]
+        --label_tracks--> tracks.labelled        [tables: tracks, cards (the catalog)]
     voice.clips --recommend--> recommendations     [table: sessions]
     feedback --learn_feedback--> sessions
     (any event an agent cannot process) --------> deadletters

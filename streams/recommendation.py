@@ -27,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import random
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from models.voice_candidates import add_to_history, valid_history
@@ -149,8 +150,19 @@ def _rng(request_id: str) -> random.Random:
     return random.Random(int(hashlib.sha256(request_id.encode()).hexdigest()[:16], 16))
 
 
-def _one_per_theme(themes: dict[str, list[str]], rng: random.Random) -> list[str]:
+def _one_per_theme(themes: Mapping[str, Sequence[str]], rng: random.Random) -> list[str]:
     return [rng.choice(themes[t]) for t in sorted(themes, key=int) if themes[t]]
+
+
+def _draw_fresh(pool: Sequence[str], already: set[str], size: int, rng: random.Random) -> list[str]:
+    """Up to ``size`` tracks of ``pool`` not in ``already``, drawn at random positions.
+
+    Costs O(size + len(already)) whatever the pool's size: at most ``len(already)`` of the
+    drawn positions hold a track recommended before.
+    """
+    positions = rng.sample(range(len(pool)), min(len(pool), size + len(already)))
+    drawn = (pool[i] for i in positions)
+    return [track for track in drawn if track not in already][:size]
 
 
 def recommend(
@@ -158,7 +170,7 @@ def recommend(
     *,
     request_id: str,
     emotion: str | None,
-    themes: dict[str, list[str]],
+    themes: Mapping[str, Sequence[str]],
     size: int = PLAYLIST_SIZE,
 ) -> tuple[dict, Answer]:
     """The next answer for a clip and the updated session.
@@ -169,8 +181,9 @@ def recommend(
         The user's session (None: a new user).
     emotion : str or None
         The clip's emotion; None when the clip held no speech.
-    themes : dict
-        The catalog of ``emotion``: theme id (as a string) -> track ids.
+    themes : mapping
+        The catalog of ``emotion``: theme id (as a string) -> track ids (any sequence: the
+        catalog index's sorted lists are read in place, never copied).
     """
     session = normalise_session(session)
     _remember(session, request_id)
@@ -195,20 +208,17 @@ def recommend(
             reason = f"{emotion} again, no pick yet: one track from each {emotion} theme"
         return session, Answer(step, tracks, None, reason)
     theme = state["preferred_theme"]
-    pool = list(themes.get(str(theme), []))
+    pool = themes.get(str(theme)) or ()
     if not pool:  # the preferred theme vanished from the catalog: offer every theme again
         state["preferred_theme"] = None
         session["emotions"][emotion] = state
         return recommend(
             session, request_id=request_id + "#retry", emotion=emotion, themes=themes, size=size
         )
-    already = set(state["recommended"])
-    fresh = [t for t in pool if t not in already]
-    if not fresh:  # exhausted: start a new round of the same theme
+    tracks = _draw_fresh(pool, set(state["recommended"]), size, rng)
+    if not tracks:  # exhausted: start a new round of the same theme
         state["recommended"] = []
-        fresh = pool
-    rng.shuffle(fresh)
-    tracks = fresh[:size]
+        tracks = _draw_fresh(pool, set(), size, rng)
     state["recommended"] = _bounded_ids([*state["recommended"], *tracks], MAX_RECOMMENDED)
     session["emotions"][emotion] = state
     session["last"] = {"request_id": request_id, "emotion": emotion}

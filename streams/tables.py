@@ -3,9 +3,9 @@
 Values are JSON documents (plain dicts); keys are ids as strings. A worker that loses its local
 store (a new machine, a wiped disk) rebuilds every table from its changelog on start.
 
-The global tables (``catalog``, ``cards``) live in memory and are rebuilt from their changelogs
-whenever a worker starts. They are written from events of any partition, and Faust's RocksDB
-store files such a write under the writing event's partition: after a restart it served
+The global table ``cards`` (with the catalog index, :mod:`streams.catalog`) lives in memory and
+is rebuilt from its changelog whenever a worker starts. It is written from events of any
+partition, and Faust's RocksDB store files such a write under the writing event's partition: after a restart it served
 whichever partition's copy of a key it opened first, an older one, and the next write made the
 loss permanent. The changelog itself was always right, so reading it whole at start is the fix.
 
@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import faust
 from faust.serializers import codecs
 
+from streams.catalog import CardsTable
 from streams.exceptions import StateTooLargeError
 
 __all__ = ["Tables", "declare_tables", "check_bounded", "put_bounded", "MAX_VALUE_BYTES"]
@@ -34,13 +35,11 @@ _IN_MEMORY = "memory://global"
 _JSON_BY_ID = faust.Schema(key_type=str, key_serializer="raw", value_serializer="json")
 
 #: Largest JSON value each table accepts (bytes). Sessions and tracks are bounded by
-#: construction far below theirs; the catalog holds one list per emotion and gets most room
-#: (half the broker's 16 MiB message limit).
+#: construction far below theirs.
 MAX_VALUE_BYTES = {
     "tracks": 256 * 1024,
     "sessions": 256 * 1024,
     "cards": 64 * 1024,
-    "catalog": 8 * 1024 * 1024,
 }
 
 
@@ -52,10 +51,9 @@ class Tables:
     """track id -> the track's registration (TrackDiscovered as a dict), later its labels."""
     sessions: faust.types.TableT
     """user id -> the user's recommendation session (keyed like voice.clips and feedback)."""
-    catalog: faust.types.TableT
-    """Global: emotion -> {theme id: [track ids]}."""
-    cards: faust.types.TableT
-    """Global: track id -> what a playlist shows (metadata, object key, emotion, theme)."""
+    cards: CardsTable
+    """Global: track id -> what a playlist shows (metadata, object key, emotion, theme).
+    ``cards.index`` is the catalog: emotion -> theme -> track ids."""
 
 
 def declare_tables(app: faust.App) -> Tables:
@@ -70,23 +68,22 @@ def declare_tables(app: faust.App) -> Tables:
         sessions=app.Table(
             "sessions", default=None, schema=_JSON_BY_ID, help="Recommendation sessions by user."
         ),
-        # Every worker answers for any emotion, so the catalog is global (each worker reads all
-        # of its changelog). Keyed writes go to the key's changelog partition.
-        catalog=app.GlobalTable(
-            "catalog",
-            default=None,
-            schema=_JSON_BY_ID,
-            use_partitioner=True,
-            store=_IN_MEMORY,
-            help="Track ids by emotion and theme.",
-        ),  # fmt: skip
-        cards=app.GlobalTable(
-            "cards",
-            default=None,
-            schema=_JSON_BY_ID,
-            use_partitioner=True,
-            store=_IN_MEMORY,
-            help="Playlist cards by track id.",
+        # Every worker answers for any emotion and any track, so the cards are global (each
+        # worker reads all of their changelog) and carry the catalog index (streams.catalog).
+        # Keyed writes go to the key's changelog partition.
+        cards=app.tables.add(
+            CardsTable(
+                app,
+                name="cards",
+                default=None,
+                schema=_JSON_BY_ID,
+                use_partitioner=True,
+                store=_IN_MEMORY,
+                beacon=app.tables.beacon,
+                standby_buffer_size=1,
+                is_global=True,
+                help="Playlist cards by track id (the catalog).",
+            )
         ),  # fmt: skip
     )
 

@@ -311,10 +311,10 @@ def define_views(app: faust.App, tables: Tables) -> None:
 
         async def get(self, request: Request, emotion: str) -> Response:
             authorise(request)
-            themes = tables.catalog.get(emotion) or {}
-            out = {}
-            for theme, ids in sorted(themes.items(), key=lambda kv: int(kv[0])):
-                out[theme] = [{"track_id": t, **(tables.cards.get(t) or {})} for t in ids]
+            out = {
+                theme: [{"track_id": t, **(tables.cards.get(t) or {})} for t in ids]
+                for theme, ids in tables.cards.index.themes(emotion).items()
+            }
             return self.json({"emotion": emotion, "themes": out})
 
     @app.page("/api/users/{user_id}/session")

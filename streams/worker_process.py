@@ -34,6 +34,8 @@ class WorkerProcess:
         self.settings = settings.replace(web_port=free_port())
         self.log_path = log_dir / f"worker-{self.settings.web_port}.log"
         self.proc: subprocess.Popen | None = None
+        #: The worker's log level; ``MOODSTREAM_WORKER_LOGLEVEL=debug`` when chasing a failure.
+        self.loglevel = os.environ.get("MOODSTREAM_WORKER_LOGLEVEL", "info")
 
     def start(self, timeout_s: float = 90.0, *, ready: str = "ready") -> WorkerProcess:
         """Start the worker (again, after a kill: same port, same local store) and wait until
@@ -43,7 +45,7 @@ class WorkerProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "streams.cli", "worker", "--loglevel", "info"],
+                [sys.executable, "-m", "streams.cli", "worker", "--loglevel", self.loglevel],
                 env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,

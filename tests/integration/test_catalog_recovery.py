@@ -64,7 +64,7 @@ def _served(worker) -> dict[str, dict[str, list[str]]]:
 
 
 def _logged(settings, expected_total: int) -> dict[str, dict[str, list[str]]]:
-    """The catalog as its changelog says: the last value of each emotion."""
+    """The catalog as the cards' changelog says: each track's last card, grouped and sorted."""
     import json
 
     def latest(messages) -> dict:
@@ -73,15 +73,15 @@ def _logged(settings, expected_total: int) -> dict[str, dict[str, list[str]]]:
             last[json.loads(m.key)] = json.loads(m.value) if m.value is not None else None
         return last
 
-    def total(messages) -> int:
-        return sum(len(v) for d in latest(messages).values() if d for v in d.values())
-
     messages = consume(
-        settings, f"{settings.app_id}-catalog-changelog",
-        until=lambda m: total(m) >= expected_total, timeout_s=60,
+        settings, f"{settings.app_id}-cards-changelog",
+        until=lambda m: len(latest(m)) >= expected_total, timeout_s=60,
     )  # fmt: skip
-    last = latest(messages)
-    return {e: last.get(e) or {} for e in EMOTIONS}
+    out: dict[str, dict[str, list[str]]] = {e: {} for e in EMOTIONS}
+    for track_id, card in sorted(latest(messages).items()):
+        if card is not None:
+            out[card["emotion"]].setdefault(str(card["theme_id"]), []).append(track_id)
+    return {e: dict(sorted(themes.items(), key=lambda kv: int(kv[0]))) for e, themes in out.items()}
 
 
 def _count(catalog: dict) -> int:

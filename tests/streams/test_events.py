@@ -107,6 +107,5 @@ def test_global_tables_live_in_memory_whatever_the_app_store(tmp_path) -> None:
     from streams.app import create_app
 
     tables = create_app(Settings(store="rocksdb://", home=tmp_path)).moodstream.tables
-    assert isinstance(tables.catalog.data, MemoryStore)
     assert isinstance(tables.cards.data, MemoryStore)
     assert isinstance(tables.sessions.data, RocksStore)
