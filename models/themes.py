@@ -36,7 +36,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+import pickle
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -52,6 +53,7 @@ __all__ = [
     "EmotionThemes",
     "ThemeModel",
     "ThemeModelError",
+    "rebase",
 ]
 
 logger = logging.getLogger(__name__)
@@ -120,6 +122,8 @@ class EmotionThemes:
     seen_tracks: int = 0
     pending: list[list[tuple[int, int]]] = field(default_factory=list)
     kept: list[np.ndarray] = field(default_factory=list)
+    kept_keys: list[str] = field(default_factory=list)
+    """Where each kept matrix is stored (its features key; "" for a training track)."""
     updates: int = 0
     refits: int = 0
 
@@ -149,6 +153,7 @@ class EmotionThemes:
             fitted_tracks=len(matrices), seen_tracks=len(matrices),
         )  # fmt: skip
         themes.kept = list(matrices[: config.max_kept_tracks])
+        themes.kept_keys = [""] * len(themes.kept)
         return themes
 
     # -- inference -------------------------------------------------------------------------
@@ -187,12 +192,15 @@ class EmotionThemes:
         return ThemeAssignment(self.emotion, self.topic_ids[int(np.argmax(weights))], distribution)
 
     # -- incremental -----------------------------------------------------------------------
-    def add(self, matrix: np.ndarray) -> ThemeAssignment:
-        """Assign a new track at once, then learn from it (online update or refit when due)."""
+    def add(self, matrix: np.ndarray, key: str = "") -> ThemeAssignment:
+        """Assign a new track at once, then learn from it (online update or refit when due).
+
+        ``key`` says where the matrix is stored: a snapshot names its kept tracks by key.
+        """
         matrix = _check_matrix(matrix)
         assignment = self.assign(matrix)
         self.seen_tracks += 1
-        self._keep(matrix)
+        self._keep(matrix, key)
         self.pending.append(self.document(matrix))
         if self.seen_tracks >= self.config.refit_growth * self.fitted_tracks:
             self.refit()
@@ -200,14 +208,55 @@ class EmotionThemes:
             self.update()
         return assignment
 
-    def _keep(self, matrix: np.ndarray) -> None:
+    def _keep(self, matrix: np.ndarray, key: str) -> None:
         if len(self.kept) < self.config.max_kept_tracks:
             self.kept.append(matrix)
+            self.kept_keys.append(key)
             return
         rng = np.random.default_rng(self.config.seed + self.seen_tracks)
         slot = int(rng.integers(0, self.seen_tracks))
         if slot < self.config.max_kept_tracks:
             self.kept[slot] = matrix
+            self.kept_keys[slot] = key
+
+    # -- snapshots -------------------------------------------------------------------------
+    def to_snapshot(self) -> bytes:
+        """The whole learning state as bytes: arrays, the LDA (with its random state), ids,
+        counters, pending documents, and the kept tracks by their features keys.
+
+        Restored by :meth:`from_snapshot`, it goes on exactly as this object would. The bytes
+        are a pickle: snapshots are written and read by moodstream's own workers, in its own
+        bucket, like the gensim files in the registry.
+        """
+        if any(not key for key in self.kept_keys):
+            raise ThemeModelError(
+                f"{self.emotion}: a kept track has no features key, so a snapshot cannot name it"
+            )
+        state = {
+            "format": 1, "emotion": self.emotion, "config": self.config.to_dict(),
+            "mean": self.mean, "std": self.std, "codebook": self.codebook, "lda": self.lda,
+            "topic_ids": self.topic_ids, "next_id": self.next_id,
+            "fitted_tracks": self.fitted_tracks, "seen_tracks": self.seen_tracks,
+            "pending": self.pending, "kept_keys": self.kept_keys,
+            "updates": self.updates, "refits": self.refits,
+        }  # fmt: skip
+        return pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
+
+    @classmethod
+    def from_snapshot(cls, data: bytes, load_matrix: Callable[[str], np.ndarray]) -> EmotionThemes:
+        """The state :meth:`to_snapshot` wrote; ``load_matrix(key)`` reads each kept track."""
+        state = pickle.loads(data)  # noqa: S301 (our own snapshot, see to_snapshot)
+        if state.get("format") != 1:
+            raise ThemeModelError(f"unknown theme snapshot format {state.get('format')!r}")
+        keys = list(state["kept_keys"])
+        return cls(
+            emotion=state["emotion"], config=ThemeConfig(**state["config"]),
+            mean=state["mean"], std=state["std"], codebook=state["codebook"], lda=state["lda"],
+            topic_ids=list(state["topic_ids"]), next_id=int(state["next_id"]),
+            fitted_tracks=int(state["fitted_tracks"]), seen_tracks=int(state["seen_tracks"]),
+            pending=list(state["pending"]), kept=[_check_matrix(load_matrix(k)) for k in keys],
+            kept_keys=keys, updates=int(state["updates"]), refits=int(state["refits"]),
+        )  # fmt: skip
 
     def update(self) -> None:
         """gensim's online LDA update with the pending documents (same codebook, same ids)."""
@@ -245,6 +294,35 @@ class EmotionThemes:
             quality,
         )
         return quality
+
+
+def rebase(current: EmotionThemes, promoted: EmotionThemes) -> EmotionThemes:
+    """``promoted`` (a newly promoted model's class, not shared) continuing ``current``'s ids.
+
+    Each promoted topic takes the id of the current topic it matches on the kept tracks
+    (:func:`match_topics`); a topic that matches none, or every topic when no track is kept,
+    gets a new id from ``current.next_id``. An id once handed out is never given to another
+    topic. The kept tracks and the counts carry over; refits resume from the promoted fit.
+    """
+    if current.kept:
+        old_weights = np.stack([current.topic_weights(m) for m in current.kept])
+        new_weights = np.stack([promoted.topic_weights(m) for m in current.kept])
+        ids, next_id, quality = match_topics(
+            old_weights, new_weights, current.topic_ids, current.next_id,
+            current.config.match_threshold,
+        )  # fmt: skip
+    else:
+        next_id = current.next_id + len(promoted.topic_ids)
+        ids, quality = list(range(current.next_id, next_id)), 0.0
+    promoted.topic_ids, promoted.next_id = ids, next_id
+    promoted.kept, promoted.kept_keys = list(current.kept), list(current.kept_keys)
+    promoted.seen_tracks = max(promoted.seen_tracks, current.seen_tracks)
+    promoted.pending = []
+    logger.info(
+        "%s themes: rebased on a promoted model, ids %s (match quality %.2f)",
+        current.emotion, ids, quality,
+    )  # fmt: skip
+    return promoted
 
 
 def match_topics(

@@ -14,6 +14,7 @@ TOPIC_NAMES: dict[str, str] = {
     "track_discovered": "tracks.discovered",
     "track_registered": "tracks.registered",
     "track_features": "tracks.features",
+    "track_classified": "tracks.classified",
     "track_labelled": "tracks.labelled",
     "voice_clips": "voice.clips",
     "recommendations": "recommendations",

@@ -11,7 +11,9 @@ undecoded: decoding megabytes holds the interpreter, thread or not).
 Ingest::
 
     tracks.discovered -register_tracks-> tracks.registered -extract_features-> tracks.features
-        -label_tracks-> tracks.labelled  (+ tables: tracks, cards)
+        -label_tracks-> tracks.classified (keyed by emotion)
+        -theme_tracks-> tracks.labelled  (+ tables: tracks; themes, the owners' checkpoints;
+                                           cards, the catalog)
 
 Recommendation::
 
@@ -35,6 +37,7 @@ from collections.abc import Awaitable, Callable
 import faust
 
 from models.features.voice import DEFAULT_VOICE_SPEC
+from models.themes import ThemeAssignment
 from models.voice import MAX_CLIP_BYTES, decode_voice_clip
 from schemas.codec import codec_for
 from streams import metrics
@@ -54,6 +57,7 @@ from streams.recommendation import (
 )
 from streams.registration import registration_for
 from streams.tables import Tables, check_bounded, put_bounded
+from streams.theme_owner import ThemeOwner, emotion_partition
 from streams.topics import Topics
 
 __all__ = ["define_agents"]
@@ -96,7 +100,8 @@ def define_agents(
     clip_submitted = codec_for("VoiceClipSubmitted")
     recommendation = codec_for("Recommendation")
     user_feedback = codec_for("UserFeedback")
-    theme_lock = asyncio.Lock()
+    track_classified = codec_for("TrackClassified")
+    owner = ThemeOwner(store, store.load_features, app.conf.id) if store is not None else None
 
     def loop(stream: faust.StreamT, source: str, service: str, handle) -> Awaitable[None]:
         return _each_event(
@@ -161,55 +166,135 @@ def define_agents(
         if entry.get("labels"):
             return
         music = await hub.wait_for("music")
-        themes = await hub.wait_for("themes")
         matrix = await asyncio.to_thread(store.load_features, record["features_key"])
         embedding = None
         if music.needs_embedding:  # the champion candidate reads the audio's musicnn embedding
             embedding = await asyncio.to_thread(store.music_embedding, record, music)
         probabilities = await asyncio.to_thread(music.predict, matrix, embedding)
         emotion = max(probabilities, key=probabilities.get)
-        async with theme_lock:  # the theme model learns from every new track
-            assignment = await asyncio.to_thread(themes.add, emotion, matrix)
-        labelled = {
+        classified = {
             "track_id": track_id,
             "metadata": record["metadata"],
             "object_key": record["object_key"],
+            "features_key": record["features_key"],
+            "feature_spec": record["feature_spec"],
             "emotion": emotion,
             "emotion_probabilities": probabilities,
-            "theme_id": assignment.theme_id,
-            "theme_distribution": [
-                {"theme_id": t, "weight": w} for t, w in sorted(assignment.distribution.items())
-            ],
             "music_model_version": music.version,
-            "theme_model_version": hub.themes_version,
-            "feature_spec": record["feature_spec"],
-            "labelled_at": int(time.time() * 1000),
+            "classified_at": int(time.time() * 1000),
         }
-        labels = {
-            "emotion": emotion,
-            "theme_id": assignment.theme_id,
-            "probabilities": probabilities,
-        }
-        entry = {**entry, "status": "labelled", "labels": labels}
-        card = {
-            "metadata": record["metadata"],
-            "object_key": record["object_key"],
-            "emotion": emotion,
-            "theme_id": assignment.theme_id,
+        entry = {
+            **entry,
+            "status": "classified",
+            "labels": {"emotion": emotion, "probabilities": probabilities},
         }
         check_bounded(tables.tracks, track_id, entry)
-        check_bounded(tables.cards, track_id, card)
-        await topics.track_labelled.send(
-            key=track_id.encode(), value=track_labelled.encode(labelled)
+        # To the emotion's owner (streams.theme_owner), on the emotion's own partition.
+        await topics.track_classified.send(
+            key=emotion.encode(),
+            value=track_classified.encode(classified),
+            partition=emotion_partition(emotion, hub.settings.partitions),
         )
-        metrics.EVENTS_OUT.labels(topic="tracks.labelled").inc()
+        metrics.EVENTS_OUT.labels(topic="tracks.classified").inc()
         tables.tracks[track_id] = entry
-        tables.cards[track_id] = card
 
     @app.agent(topics.track_features, name="label_tracks")
     async def label_tracks(stream: faust.StreamT) -> None:
-        """tracks.features -> emotion (music model) + theme (theme model) -> tracks.labelled."""
+        """tracks.features -> emotion (music model) -> tracks.classified (the emotion's partition)."""
         await loop(stream, "tracks.features", "label_tracks", label)
+
+    def labelled_event(
+        record: dict, assignment: ThemeAssignment, version: str, *, relabel: bool
+    ) -> bytes:
+        return track_labelled.encode(
+            {
+                "track_id": record["track_id"],
+                "metadata": record["metadata"],
+                "object_key": record["object_key"],
+                "emotion": assignment.emotion,
+                "emotion_probabilities": record["emotion_probabilities"],
+                "theme_id": assignment.theme_id,
+                "theme_distribution": [
+                    {"theme_id": t, "weight": w} for t, w in sorted(assignment.distribution.items())
+                ],
+                "music_model_version": record["music_model_version"],
+                "theme_model_version": version,
+                "feature_spec": record["feature_spec"],
+                "labelled_at": int(time.time() * 1000),
+                "relabel": relabel,
+            }
+        )
+
+    def card_of(record: dict, assignment: ThemeAssignment) -> dict:
+        return {
+            "metadata": record["metadata"],
+            "object_key": record["object_key"],
+            "features_key": record["features_key"],
+            "emotion": assignment.emotion,
+            "theme_id": assignment.theme_id,
+            "emotion_probabilities": record["emotion_probabilities"],
+            "music_model_version": record["music_model_version"],
+            "feature_spec": record["feature_spec"],
+        }
+
+    async def publish(record: dict, assignment: ThemeAssignment, version: str, relabel: bool):
+        card = card_of(record, assignment)
+        check_bounded(tables.cards, record["track_id"], card)
+        await topics.track_labelled.send(
+            key=record["track_id"].encode(),
+            value=labelled_event(record, assignment, version, relabel=relabel),
+        )
+        metrics.EVENTS_OUT.labels(topic="tracks.labelled").inc()
+        tables.cards[record["track_id"]] = card
+
+    async def theme(event: faust.EventT) -> None:
+        record = track_classified.decode(event.value)
+        emotion, track_id = record["emotion"], record["track_id"]
+        model = await hub.wait_for("themes")
+        checkpoint = tables.themes.get(emotion)
+        base = (checkpoint or {}).get("base")
+        # A worker that has not seen a newer promotion yet goes on with the owner's base.
+        version = hub.themes_version if base is None or hub.themes_version > base else base
+        matrix = await asyncio.to_thread(store.load_features, record["features_key"])
+        running = asyncio.get_running_loop()
+
+        async def catalog_of_emotion() -> list[tuple[str, str, int]]:
+            cards = tables.cards
+            return [
+                (t, cards[t]["features_key"], int(theme_id))
+                for theme_id, ids in cards.index.themes(emotion).items()
+                for t in ids
+                if "features_key" in cards[t]  # a card from before the owners cannot be read
+            ]
+
+        outcome = await asyncio.to_thread(
+            owner.learn,
+            emotion=emotion,
+            offset=event.message.offset,
+            track_id=track_id,
+            features_key=record["features_key"],
+            matrix=matrix,
+            checkpoint=checkpoint,
+            model=model,
+            model_version=version,
+            members=lambda: asyncio.run_coroutine_threadsafe(
+                catalog_of_emotion(), running
+            ).result(),
+            known=tables.cards.index.where(track_id) is not None,
+        )
+        if outcome.checkpoint is not None:  # first: a crash after it re-sends, never re-learns
+            put_bounded(tables.themes, emotion, outcome.checkpoint)
+        for moved, assignment in outcome.relabels:
+            card = tables.cards.get(moved)
+            if card is not None:
+                await publish({"track_id": moved, **card}, assignment, outcome.version, True)
+        if outcome.assignment is not None:
+            await publish(record, outcome.assignment, outcome.version, False)
+
+    @app.agent(topics.track_classified, name="theme_tracks")
+    async def theme_tracks(stream: faust.StreamT) -> None:
+        """tracks.classified -> the emotion's theme owner -> tracks.labelled (+ relabels), cards."""
+        await loop(stream, "tracks.classified", "theme_tracks", theme)
 
     def read_clip(value: bytes, key: bytes | None) -> dict:
         check_event_size("voice clip", len(value), MAX_CLIP_BYTES + MAX_FEEDBACK_EVENT_BYTES)

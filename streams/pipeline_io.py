@@ -59,6 +59,13 @@ class PipelineStore:
         self.client.put_object(self.settings.bucket_features, key, io.BytesIO(data), len(data))
         return key, int(matrix.shape[0])
 
+    def save_snapshot(self, key: str, data: bytes) -> None:
+        """Store a theme owner's snapshot (features bucket; see streams.theme_owner)."""
+        self.client.put_object(self.settings.bucket_features, key, io.BytesIO(data), len(data))
+
+    def load_snapshot(self, key: str) -> bytes:
+        return _read(self.client, self.settings.bucket_features, key)
+
     def load_features(self, key: str) -> np.ndarray:
         return np.load(io.BytesIO(_read(self.client, self.settings.bucket_features, key)))
 

@@ -40,6 +40,7 @@ MAX_VALUE_BYTES = {
     "tracks": 256 * 1024,
     "sessions": 256 * 1024,
     "cards": 64 * 1024,
+    "themes": 64 * 1024,
 }
 
 
@@ -51,6 +52,9 @@ class Tables:
     """track id -> the track's registration (TrackDiscovered as a dict), later its labels."""
     sessions: faust.types.TableT
     """user id -> the user's recommendation session (keyed like voice.clips and feedback)."""
+    themes: faust.types.TableT
+    """emotion -> the checkpoint of its theme owner (streams.theme_owner): derived version,
+    snapshot key, the tracks.classified offset it covers, the last track's assignment."""
     cards: CardsTable
     """Global: track id -> what a playlist shows (metadata, object key, emotion, theme).
     ``cards.index`` is the catalog: emotion -> theme -> track ids."""
@@ -68,9 +72,18 @@ def declare_tables(app: faust.App) -> Tables:
         sessions=app.Table(
             "sessions", default=None, schema=_JSON_BY_ID, help="Recommendation sessions by user."
         ),
+        themes=app.Table(
+            "themes",
+            default=None,
+            schema=_JSON_BY_ID,
+            help="Theme owners' checkpoints by emotion (in the emotion's partition).",
+        ),
         # Every worker answers for any emotion and any track, so the cards are global (each
         # worker reads all of their changelog) and carry the catalog index (streams.catalog).
-        # Keyed writes go to the key's changelog partition.
+        # Keyed writes go to the key's changelog partition. Faust counts every partition of a
+        # partitioner-keyed global table as active *and* standby, and applies active changelog
+        # events in batches of recovery_buffer_size (default 1000) even after recovery: another
+        # worker's card would wait for 999 more. One at a time, they arrive as written.
         cards=app.tables.add(
             CardsTable(
                 app,
@@ -81,6 +94,7 @@ def declare_tables(app: faust.App) -> Tables:
                 store=_IN_MEMORY,
                 beacon=app.tables.beacon,
                 standby_buffer_size=1,
+                recovery_buffer_size=1,
                 is_global=True,
                 help="Playlist cards by track id (the catalog).",
             )

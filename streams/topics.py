@@ -30,8 +30,10 @@ class Topics:
     """First sighting of each track id (duplicates removed): TrackDiscovered."""
     track_features: faust.TopicT
     """Segment matrix stored: TrackFeaturesReady."""
+    track_classified: faust.TopicT
+    """Emotion known, keyed by emotion on the emotion's partition: TrackClassified."""
     track_labelled: faust.TopicT
-    """Emotion and theme known: TrackLabelled."""
+    """Emotion and theme known (and relabels): TrackLabelled."""
     voice_clips: faust.TopicT
     """Listeners' clips: VoiceClipSubmitted."""
     recommendations: faust.TopicT

@@ -303,7 +303,9 @@ def define_views(app: faust.App, tables: Tables) -> None:
             entry = tables.tracks.get(track_id)
             if entry is None:
                 return self.json({"error": f"no track {track_id!r}"}, status=404)
-            return self.json({"track_id": track_id, **entry})
+            card = tables.cards.get(track_id)  # the theme, once the emotion's owner gave one
+            theme = {"theme_id": card["theme_id"]} if card else {}
+            return self.json({"track_id": track_id, **entry, **theme})
 
     @app.page("/api/catalog/{emotion}")
     class CatalogView(_ApiView):
