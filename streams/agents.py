@@ -24,7 +24,9 @@ Every agent is idempotent: it skips an event whose id its table has already hand
 outputs are keyed by those ids and computed deterministically, so a replayed event produces no
 new state and, at most, the identical output again (consumers drop it by id). Outputs are sent
 before the table write that records them (a crash in between re-sends, never loses), and every
-table value is size-checked before the send.
+table value is size-checked before the send. The theme owner is the exception: it records its
+checkpoint first and answers the checkpoint's own event again after a crash, because learning
+must happen exactly once (:mod:`streams.theme_owner`).
 """
 
 from __future__ import annotations
@@ -75,6 +77,11 @@ async def _each_event(
 ) -> None:
     """The loop every agent runs: count, time, handle; a failing event becomes a dead letter."""
     async for event in stream.events():
+        consumer = stream.app.consumer
+        in_order = getattr(consumer, "check_in_order", None)  # RewindingConsumer's guard
+        message = event.message
+        if in_order is not None and not await in_order(message.tp, message.offset):
+            continue  # records before it were skipped; it comes again after them
         metrics.EVENTS_IN.labels(topic=source).inc()
         started = time.perf_counter()
         try:
@@ -237,7 +244,9 @@ def define_agents(
             "feature_spec": record["feature_spec"],
         }
 
-    async def publish(record: dict, assignment: ThemeAssignment, version: str, relabel: bool):
+    async def publish(
+        record: dict, assignment: ThemeAssignment, version: str, relabel: bool
+    ) -> None:
         card = card_of(record, assignment)
         check_bounded(tables.cards, record["track_id"], card)
         await topics.track_labelled.send(

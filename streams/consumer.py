@@ -17,7 +17,7 @@ is idempotent by id.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Set
 
 import faust
 from faust.transport.drivers.aiokafka import Consumer as AIOKafkaConsumer
@@ -29,16 +29,60 @@ logger = logging.getLogger(__name__)
 
 
 class RewindingConsumer(AIOKafkaConsumer):
-    """Seeks uncommitted stream partitions to offset 0 where aiokafka would leave them."""
+    """Seeks uncommitted stream partitions to offset 0 where aiokafka would leave them, and
+    reads again any records a rebalance skipped (:meth:`check_in_order`)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        #: Per stream partition, the offset the next event must have: the committed offset
+        #: after a rebalance, then one past each event handed to an agent.
+        self.expected_offsets: dict[TP, int] = {}
+        self._sought_for: dict[TP, int] = {}
 
     async def seek_to_committed(self) -> Mapping[TP, int]:
         """Seek every assigned partition to its committed offset, and uncommitted ones to 0."""
         committed = await super().seek_to_committed()
         for tp, offset in committed.items():
-            if not offset and not self._is_changelog_tp(tp):
+            if self._is_changelog_tp(tp):
+                continue
+            if not offset:
                 logger.debug("no committed offset for %s: reading it from the start", tp)
                 await self._seek(tp, 0)
+            self.expected_offsets[tp] = offset or 0
         return committed
+
+    async def on_partitions_revoked(self, revoked: Set[TP]) -> None:
+        for tp in revoked:
+            self.expected_offsets.pop(tp, None)
+            self._sought_for.pop(tp, None)
+        await super().on_partitions_revoked(revoked)
+
+    async def check_in_order(self, tp: TP, offset: int) -> bool:
+        """Whether the event at ``offset`` of ``tp`` may be handled now.
+
+        False when records before it were skipped (Faust can drop the records of a partition
+        it was just given, once their position has moved past them, so that the partition goes
+        on after a hole): the partition is then sought back to the first missing record and
+        the event will come again after it. A hole that holds no records (transaction markers
+        of a transactional producer, like the crawler's) shows itself when the same event comes
+        first again after the seek: it is then handled. Replays (an offset at or below the
+        expected one) are handled too; every agent is idempotent.
+        """
+        expected = self.expected_offsets.get(tp)
+        if expected is not None and offset > expected and self._sought_for.get(tp) != offset:
+            earliest = (await self.earliest_offsets(tp)).get(tp, 0) or 0
+            start = max(expected, earliest)
+            if offset > start:
+                logger.info(
+                    "%s: offsets %d..%d were not handed to the agent; reading them again",
+                    tp, start, offset - 1,
+                )  # fmt: skip
+                self._sought_for[tp] = offset
+                await self.seek(tp, start)
+                return False
+        self._sought_for.pop(tp, None)
+        self.expected_offsets[tp] = offset + 1
+        return True
 
 
 def use_rewinding_consumer(app: faust.App) -> None:

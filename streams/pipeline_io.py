@@ -66,6 +66,9 @@ class PipelineStore:
     def load_snapshot(self, key: str) -> bytes:
         return _read(self.client, self.settings.bucket_features, key)
 
+    def delete_snapshot(self, key: str) -> None:
+        self.client.remove_object(self.settings.bucket_features, key)
+
     def load_features(self, key: str) -> np.ndarray:
         return np.load(io.BytesIO(_read(self.client, self.settings.bucket_features, key)))
 

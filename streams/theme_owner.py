@@ -33,6 +33,7 @@ from models.themes import EmotionThemes, ThemeAssignment, ThemeModel, rebase
 from schemas.emotions import EMOTIONS
 
 __all__ = [
+    "KEPT_SNAPSHOTS",
     "SnapshotStore",
     "ThemeOutcome",
     "ThemeOwner",
@@ -60,6 +61,13 @@ class SnapshotStore(Protocol):
     def save_snapshot(self, key: str, data: bytes) -> None: ...
 
     def load_snapshot(self, key: str) -> bytes: ...
+
+    def delete_snapshot(self, key: str) -> None: ...
+
+
+#: Snapshots kept per emotion: the checkpoint's, and older ones in case the latest checkpoint
+#: writes were still in the producer's buffer when a worker died.
+KEPT_SNAPSHOTS = 8
 
 
 @dataclass
@@ -179,6 +187,10 @@ class ThemeOwner:
         version = theme_version(base, n)
         key = self._snapshot_key(emotion, version)
         self._snapshots.save_snapshot(key, state.to_snapshot())
+        if n > KEPT_SNAPSHOTS:
+            self._snapshots.delete_snapshot(
+                self._snapshot_key(emotion, theme_version(base, n - KEPT_SNAPSHOTS))
+            )
         self._live[emotion] = (version, state)
         checkpoint = {
             "base": base,
@@ -250,6 +262,9 @@ class _DictSnapshots:
 
     def load_snapshot(self, key: str) -> bytes:
         return self.data[key]
+
+    def delete_snapshot(self, key: str) -> None:
+        self.data.pop(key, None)
 
 
 def replay(

@@ -169,6 +169,10 @@ async def test_three_workers_one_killed_label_every_track_once_as_one_uninterrup
 
         expected, _ = _uninterrupted(settings, tmp_path)
         assert catalog == expected
+        # The killed worker owned an emotion (4 partitions over 3 workers): its successor went
+        # on from that emotion's checkpoint, not from the promoted model.
+        logs = "".join(w.log_path.read_text(errors="replace") for w in workers)
+        assert "themes: resumed from" in logs
 
         # Each emotion's derived version counts its tracks once: <base>+<tracks of the emotion>.
         per_emotion = Counter(emotion for emotion, _ in catalog.values())

@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 
 from models.themes import EmotionThemes, ThemeConfig, ThemeModel
-from streams.theme_owner import ThemeOwner, emotion_partition, replay, theme_version
+from streams.theme_owner import (
+    KEPT_SNAPSHOTS,
+    ThemeOwner,
+    emotion_partition,
+    replay,
+    theme_version,
+)
 
 CONFIG = ThemeConfig(
     codewords=24, passes=5, iterations=50, restarts=1, update_every=3, max_kept_tracks=40
@@ -41,6 +47,9 @@ class _Snapshots:
 
     def load_snapshot(self, key: str) -> bytes:
         return self.data[key]
+
+    def delete_snapshot(self, key: str) -> None:
+        del self.data[key]
 
 
 class _Worker:
@@ -100,6 +109,8 @@ def test_an_owner_killed_mid_stream_ends_where_an_uninterrupted_run_ends(world) 
         snapshots.load_snapshot(checkpoints["sad"]["snapshot"]), store.__getitem__
     )
     assert state.refits >= 1 and state.seen_tracks == 38
+    # Older snapshots are deleted: the checkpoint's and the few before it stay.
+    assert len(snapshots.data) == KEPT_SNAPSHOTS
 
 
 def test_theme_ids_are_never_handed_to_another_topic(world) -> None:
