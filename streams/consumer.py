@@ -62,25 +62,33 @@ class RewindingConsumer(AIOKafkaConsumer):
 
         False when records before it were skipped (Faust can drop the records of a partition
         it was just given, once their position has moved past them, so that the partition goes
-        on after a hole): the partition is then sought back to the first missing record and
-        the event will come again after it. A hole that holds no records (transaction markers
-        of a transactional producer, like the crawler's) shows itself when the same event comes
-        first again after the seek: it is then handled. Replays (an offset at or below the
-        expected one) are handled too; every agent is idempotent.
+        on after a hole): the partition is then sought back to the first missing offset, and
+        the events fetched before the seek are passed over until the first record at or after
+        that offset comes again; it is handled, and the partition goes on in order from it.
+        Replays (an offset at or below the expected one) are handled; every agent is idempotent.
+
+        Topics written in transactions have markers between records, holes without records:
+        their agents do not call this (it would cost a seek per transaction).
         """
+        waiting_for = self._sought_for.get(tp)
+        if waiting_for is not None:
+            if offset > waiting_for:
+                return False  # fetched before the seek: it comes again
+            del self._sought_for[tp]  # the first record at or after the hole's start
+            self.expected_offsets[tp] = offset + 1
+            return True
         expected = self.expected_offsets.get(tp)
-        if expected is not None and offset > expected and self._sought_for.get(tp) != offset:
+        if expected is not None and offset > expected:
             earliest = (await self.earliest_offsets(tp)).get(tp, 0) or 0
             start = max(expected, earliest)
             if offset > start:
-                logger.info(
+                logger.warning(
                     "%s: offsets %d..%d were not handed to the agent; reading them again",
                     tp, start, offset - 1,
                 )  # fmt: skip
                 self._sought_for[tp] = offset
                 await self.seek(tp, start)
                 return False
-        self._sought_for.pop(tp, None)
         self.expected_offsets[tp] = offset + 1
         return True
 

@@ -54,22 +54,29 @@ async def test_only_uncommitted_stream_partitions_are_rewound(test_app):
     assert sorted(thread.seeks) == sorted([(never, 0), (zero, 0)])
 
 
-@pytest.mark.asyncio
-async def test_records_skipped_after_a_rebalance_are_read_again(test_app):
-    """The theme-owner run in the suite lost offsets 11..17 of a partition it took over:
-    the first event it was handed was 18, with 11 committed."""
+async def _after_rebalance(test_app, committed: dict, log_start: int = 0) -> _FakeThread:
+    """The app's consumer just after a rebalance's seek to ``committed`` (seeks then cleared)."""
     consumer = test_app.consumer
-    clips = test_app.moodstream.topics.voice_clips.get_topic_name()
-    taken_over, fresh = TP(clips, 2), TP(clips, 3)
-    thread = _FakeThread({taken_over: 11, fresh: None})
+    thread = _FakeThread(committed)
     consumer._thread = thread
 
     async def earliest_offsets(*tps):
-        return {tp: 0 for tp in tps}
+        return {tp: log_start for tp in tps}
 
     consumer.earliest_offsets = earliest_offsets
     await consumer.seek_to_committed()
     thread.seeks.clear()
+    return thread
+
+
+@pytest.mark.asyncio
+async def test_records_skipped_after_a_rebalance_are_read_again(test_app):
+    """The theme-owner run in the suite lost offsets 11..17 of a partition it took over:
+    the first event it was handed was 18, with 11 committed."""
+    clips = test_app.moodstream.topics.voice_clips.get_topic_name()
+    taken_over, fresh = TP(clips, 2), TP(clips, 3)
+    thread = await _after_rebalance(test_app, {taken_over: 11, fresh: None})
+    consumer = test_app.consumer
 
     assert not await consumer.check_in_order(taken_over, 18)  # a hole: sought back, not handled
     assert thread.seeks == [(taken_over, 11)]
@@ -82,37 +89,20 @@ async def test_records_skipped_after_a_rebalance_are_read_again(test_app):
 @pytest.mark.asyncio
 async def test_a_hole_below_the_log_start_is_not_a_hole(test_app):
     """Retention deleted the records below 40: the partition starts there."""
-    consumer = test_app.consumer
-    clips = test_app.moodstream.topics.voice_clips.get_topic_name()
-    tp = TP(clips, 0)
-    consumer._thread = _FakeThread({tp: None})
-
-    async def earliest_offsets(*tps):
-        return {t: 40 for t in tps}
-
-    consumer.earliest_offsets = earliest_offsets
-    await consumer.seek_to_committed()
-    assert await consumer.check_in_order(tp, 40)
+    tp = TP(test_app.moodstream.topics.voice_clips.get_topic_name(), 0)
+    thread = await _after_rebalance(test_app, {tp: None}, log_start=40)
+    assert await test_app.consumer.check_in_order(tp, 40) and thread.seeks == []
 
 
 @pytest.mark.asyncio
-async def test_a_hole_of_transaction_markers_is_handled_after_one_look(test_app):
-    """The crawler writes in transactions: offsets 1, 3, 5 are markers, not records."""
+async def test_events_fetched_before_the_seek_wait_for_the_hole(test_app):
+    """After the seek, the events already fetched behind the hole are passed over (no second
+    seek) until the hole's first record arrives; from there the partition goes on in order."""
+    tp = TP(test_app.moodstream.topics.feedback.get_topic_name(), 1)
+    thread = await _after_rebalance(test_app, {tp: 5})
     consumer = test_app.consumer
-    discovered = test_app.moodstream.topics.track_discovered.get_topic_name()
-    tp = TP(discovered, 0)
-    thread = _FakeThread({tp: None})
-    consumer._thread = thread
-
-    async def earliest_offsets(*tps):
-        return {t: 0 for t in tps}
-
-    consumer.earliest_offsets = earliest_offsets
-    await consumer.seek_to_committed()
-    thread.seeks.clear()
-    assert await consumer.check_in_order(tp, 0)
-    assert not await consumer.check_in_order(tp, 2)  # a hole: looked at once...
-    assert await consumer.check_in_order(tp, 2)  # ...and 2 came first again: no records there
-    assert not await consumer.check_in_order(tp, 4)
-    assert await consumer.check_in_order(tp, 4)
-    assert thread.seeks == [(tp, 1), (tp, 3)]
+    assert not await consumer.check_in_order(tp, 9)  # the hole 5..8: sought back to 5
+    assert not await consumer.check_in_order(tp, 10)  # fetched before the seek: comes again
+    assert not await consumer.check_in_order(tp, 11)
+    assert [await consumer.check_in_order(tp, o) for o in range(5, 12)] == [True] * 7
+    assert thread.seeks == [(tp, 5)]
