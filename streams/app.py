@@ -84,6 +84,12 @@ def create_app(
         web_in_thread=False,
     )
     use_rewinding_consumer(app)
+
+    @app.timer(interval=HOLE_CHECK_INTERVAL_S)
+    async def rewind_silent_holes() -> None:
+        """Partitions whose records Faust dropped without a later event (streams.consumer)."""
+        await app.consumer.rewind_silent_holes(idle_s=HOLE_CHECK_INTERVAL_S * 2)
+
     limit_idle_connections(app, settings.web_idle_timeout_s)
     topics = declare_topics(app, settings)
     tables = declare_tables(app)
@@ -104,6 +110,10 @@ def create_app(
             await hub.refresh()
 
     return app
+
+
+#: How often a worker looks for partitions that went silent after a hole (seconds).
+HOLE_CHECK_INTERVAL_S = 5.0
 
 
 def run_worker(settings: Settings, *, loglevel: str = "info") -> None:

@@ -17,6 +17,7 @@ is idempotent by id.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Mapping, Set
 
 import faust
@@ -38,6 +39,7 @@ class RewindingConsumer(AIOKafkaConsumer):
         #: after a rebalance, then one past each event handed to an agent.
         self.expected_offsets: dict[TP, int] = {}
         self._sought_for: dict[TP, int] = {}
+        self._last_event_at: dict[TP, float] = {}
 
     async def seek_to_committed(self) -> Mapping[TP, int]:
         """Seek every assigned partition to its committed offset, and uncommitted ones to 0."""
@@ -49,12 +51,14 @@ class RewindingConsumer(AIOKafkaConsumer):
                 logger.debug("no committed offset for %s: reading it from the start", tp)
                 await self._seek(tp, 0)
             self.expected_offsets[tp] = offset or 0
+            self._last_event_at[tp] = time.monotonic()
         return committed
 
     async def on_partitions_revoked(self, revoked: Set[TP]) -> None:
         for tp in revoked:
             self.expected_offsets.pop(tp, None)
             self._sought_for.pop(tp, None)
+            self._last_event_at.pop(tp, None)
         await super().on_partitions_revoked(revoked)
 
     async def check_in_order(self, tp: TP, offset: int) -> bool:
@@ -70,6 +74,7 @@ class RewindingConsumer(AIOKafkaConsumer):
         Topics written in transactions have markers between records, holes without records:
         their agents do not call this (it would cost a seek per transaction).
         """
+        self._last_event_at[tp] = time.monotonic()
         waiting_for = self._sought_for.get(tp)
         if waiting_for is not None:
             if offset > waiting_for:
@@ -91,6 +96,31 @@ class RewindingConsumer(AIOKafkaConsumer):
                 return False
         self.expected_offsets[tp] = offset + 1
         return True
+
+    async def rewind_silent_holes(self, idle_s: float) -> list[TP]:
+        """Seek back the partitions that went silent after a hole; return them.
+
+        The hole check of :meth:`check_in_order` needs an event after the hole. When Faust drops
+        every record a partition has (they were all written before it took the partition over),
+        none comes: the partition's position is past the next expected offset, and no event has
+        arrived for ``idle_s``. Such a partition is sought back to the expected offset. (A slow
+        event can look the same; the seek then costs a replay, which the agents skip by id.)
+        """
+        now = time.monotonic()
+        rewound = []
+        for tp, expected in list(self.expected_offsets.items()):
+            if tp in self._sought_for or now - self._last_event_at.get(tp, now) < idle_s:
+                continue
+            position = await self.position(tp)
+            if position is not None and position > expected:
+                logger.warning(
+                    "%s: offsets %d..%d were not handed to the agent; reading them again",
+                    tp, expected, position - 1,
+                )  # fmt: skip
+                await self.seek(tp, expected)
+                self._last_event_at[tp] = now
+                rewound.append(tp)
+        return rewound
 
 
 def use_rewinding_consumer(app: faust.App) -> None:

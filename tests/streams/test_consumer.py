@@ -106,3 +106,27 @@ async def test_events_fetched_before_the_seek_wait_for_the_hole(test_app):
     assert not await consumer.check_in_order(tp, 11)
     assert [await consumer.check_in_order(tp, o) for o in range(5, 12)] == [True] * 7
     assert thread.seeks == [(tp, 5)]
+
+
+@pytest.mark.asyncio
+async def test_a_partition_silent_after_a_hole_is_sought_back(test_app):
+    """The 3-worker theme run: a partition taken over at committed offset 15 whose records
+    were all dropped; its position was at the end (57) and no event ever came."""
+    silent, busy = (
+        TP(test_app.moodstream.topics.track_classified.get_topic_name(), p) for p in (1, 2)
+    )
+    thread = await _after_rebalance(test_app, {silent: 15, busy: 3})
+    consumer = test_app.consumer
+    positions = {silent: 57, busy: 9}
+
+    async def position(tp):
+        return positions[tp]
+
+    consumer.position = position
+    assert await consumer.rewind_silent_holes(idle_s=60.0) == []  # not silent long enough
+    assert await consumer.check_in_order(busy, 3)  # busy's events keep coming
+    assert await consumer.rewind_silent_holes(idle_s=0.0) == [silent, busy]
+    assert thread.seeks == [(silent, 15), (busy, 4)]
+    positions[busy] = 4  # at its next expected offset: nothing missing
+    thread.seeks.clear()
+    assert await consumer.rewind_silent_holes(idle_s=0.0) == [silent]
