@@ -81,7 +81,10 @@ async def _each_event(
     With ``guard``, an event that comes after a hole in its partition waits for the hole to be
     read again (:meth:`streams.consumer.RewindingConsumer.check_in_order`).
     """
-    in_order = getattr(stream.app.consumer, "check_in_order", None) if guard else None
+    consumer = stream.app.consumer
+    in_order = getattr(consumer, "check_in_order", None) if guard else None
+    if not guard and hasattr(consumer, "unguarded_topics"):
+        consumer.unguarded_topics.add(stream.channel.get_topic_name())
     async for event in stream.events():
         message = event.message
         if in_order is not None and not await in_order(message.tp, message.offset):

@@ -40,12 +40,14 @@ class RewindingConsumer(AIOKafkaConsumer):
         self.expected_offsets: dict[TP, int] = {}
         self._sought_for: dict[TP, int] = {}
         self._last_event_at: dict[TP, float] = {}
+        #: Topics whose agents go without the guard (transactional: see check_in_order).
+        self.unguarded_topics: set[str] = set()
 
     async def seek_to_committed(self) -> Mapping[TP, int]:
         """Seek every assigned partition to its committed offset, and uncommitted ones to 0."""
         committed = await super().seek_to_committed()
         for tp, offset in committed.items():
-            if self._is_changelog_tp(tp):
+            if self._is_changelog_tp(tp) or tp.topic in self.unguarded_topics:
                 continue
             if not offset:
                 logger.debug("no committed offset for %s: reading it from the start", tp)
