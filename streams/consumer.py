@@ -114,12 +114,16 @@ class RewindingConsumer(AIOKafkaConsumer):
             if tp in self._sought_for or now - self._last_event_at.get(tp, now) < idle_s:
                 continue
             position = await self.position(tp)
-            if position is not None and position > expected:
+            if position is None or position <= expected:
+                continue
+            earliest = (await self.earliest_offsets(tp)).get(tp, 0) or 0
+            start = max(expected, earliest)  # retention may have deleted what was expected
+            if position > start:
                 logger.warning(
                     "%s: offsets %d..%d were not handed to the agent; reading them again",
-                    tp, expected, position - 1,
+                    tp, start, position - 1,
                 )  # fmt: skip
-                await self.seek(tp, expected)
+                await self.seek(tp, start)
                 self._last_event_at[tp] = now
                 rewound.append(tp)
         return rewound

@@ -130,3 +130,17 @@ async def test_a_partition_silent_after_a_hole_is_sought_back(test_app):
     positions[busy] = 4  # at its next expected offset: nothing missing
     thread.seeks.clear()
     assert await consumer.rewind_silent_holes(idle_s=0.0) == [silent]
+
+
+@pytest.mark.asyncio
+async def test_a_silent_partition_whose_records_expired_is_left_alone(test_app):
+    """Retention deleted everything below 40 and nothing new came: no hole, no seek loop."""
+    tp = TP(test_app.moodstream.topics.feedback.get_topic_name(), 0)
+    thread = await _after_rebalance(test_app, {tp: None}, log_start=40)
+
+    async def position(_tp):
+        return 40
+
+    test_app.consumer.position = position
+    assert await test_app.consumer.rewind_silent_holes(idle_s=0.0) == []
+    assert thread.seeks == []
