@@ -84,7 +84,7 @@ async def _each_event(
     consumer = stream.app.consumer
     in_order = getattr(consumer, "check_in_order", None) if guard else None
     if not guard and hasattr(consumer, "unguarded_topics"):
-        consumer.unguarded_topics.add(stream.channel.get_topic_name())
+        consumer.unguarded_topics.update(getattr(stream.channel, "topics", ()))
     async for event in stream.events():
         message = event.message
         if in_order is not None and not await in_order(message.tp, message.offset):
