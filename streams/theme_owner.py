@@ -243,10 +243,6 @@ class ThemeOwner:
         logger.info("%s themes: %d tracks relabelled", state.emotion, len(moved))
         return moved
 
-    def forget(self, emotion: str) -> None:
-        """Drop the in-memory state of ``emotion`` (its partition moved to another worker)."""
-        self._live.pop(emotion, None)
-
 
 def _members(members: Iterable) -> dict[str, tuple[str, int]]:
     """``members`` as track id -> (features key, current theme id)."""
