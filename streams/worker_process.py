@@ -34,6 +34,7 @@ class WorkerProcess:
         self.settings = settings.replace(web_port=free_port())
         self.log_path = log_dir / f"worker-{self.settings.web_port}.log"
         self.proc: subprocess.Popen | None = None
+        self._terminating = False
         #: The worker's log level; ``MOODSTREAM_WORKER_LOGLEVEL=debug`` when chasing a failure.
         self.loglevel = os.environ.get("MOODSTREAM_WORKER_LOGLEVEL", "info")
 
@@ -41,6 +42,11 @@ class WorkerProcess:
         """Start the worker (again, after a kill: same port, same local store) and wait until
         ``/health`` says ``ready`` (tables recovered and models loaded), or the flag named
         ``ready`` (``"tables_ready"`` for a worker that has no promoted models)."""
+        return self.spawn().wait_ready(timeout_s, ready=ready)
+
+    def spawn(self) -> WorkerProcess:
+        """Start the worker process without waiting for it: several workers then start side by
+        side (and join the group in one rebalance); :meth:`wait_ready` waits for each."""
         env = {**os.environ, **self.settings.to_env()}
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as log:
@@ -51,6 +57,18 @@ class WorkerProcess:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
+        self._terminating = False
+        return self
+
+    def wait_ready(self, timeout_s: float = 90.0, *, ready: str = "ready") -> WorkerProcess:
+        """Wait until the spawned worker's ``/health`` flag ``ready`` is true.
+
+        Raises:
+            RuntimeError: the worker exited, or was not ready in ``timeout_s`` (with its log's
+                tail).
+        """
+        if self.proc is None:
+            raise RuntimeError("wait_ready() before spawn(): the worker was never started")
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -82,12 +100,19 @@ class WorkerProcess:
 
     def stop(self) -> None:
         """SIGTERM, then SIGKILL after 30 s."""
+        self.terminate()
         if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
             try:
                 self.proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 self.kill()
+
+    def terminate(self) -> None:
+        """SIGTERM without waiting (once per run): stop several workers side by side, then
+        :meth:`stop` each."""
+        if self.proc and self.proc.poll() is None and not self._terminating:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            self._terminating = True
 
     def log_tail(self, chars: int = 4000) -> str:
         return self.log_path.read_text(errors="replace")[-chars:] if self.log_path.exists() else ""

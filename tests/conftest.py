@@ -16,10 +16,39 @@ def stack_settings() -> Settings:
     return Settings.from_env()
 
 
+#: Topic prefixes of the tests' own settings (topics, changelogs and Faust's internal topics).
+TEST_TOPIC_PREFIXES = ("test-", "e2e-", "hostile-", "catalog-", "own-")
+
+
+def _test_topics(settings: Settings) -> set[str]:
+    from kafka.admin import KafkaAdminClient
+
+    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    try:
+        return {name for name in admin.list_topics() if name.startswith(TEST_TOPIC_PREFIXES)}
+    finally:
+        admin.close()
+
+
+def _delete_topics(settings: Settings, names: set[str]) -> None:
+    from kafka.admin import KafkaAdminClient
+
+    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    try:
+        ordered = sorted(names)
+        for start in range(0, len(ordered), 100):
+            admin.delete_topics(ordered[start : start + 100], timeout_ms=30_000)
+    finally:
+        admin.close()
+
+
 @pytest.fixture(scope="session")
-def local_stack(stack_settings: Settings) -> Settings:
+def local_stack(stack_settings: Settings):
     """Start Kafka and MinIO once (idempotent: reuses a running stack) and leave them running.
 
+    The topics this run's tests created are deleted at the end (the buckets are removed by the
+    fixtures that make them): a developer's broker otherwise gathers thousands of partitions
+    over many runs, and its start-up outgrows the stack's health timeout.
     ``MOODSTREAM_TEST_NO_STACK=1`` skips the integration tier with a visible reason instead.
     """
     if os.environ.get("MOODSTREAM_TEST_NO_STACK") == "1":
@@ -28,7 +57,9 @@ def local_stack(stack_settings: Settings) -> Settings:
 
     rows = stack_up(stack_settings.stack)
     assert all(row.healthy for row in rows), rows
-    return stack_settings
+    before = _test_topics(stack_settings)
+    yield stack_settings
+    _delete_topics(stack_settings, _test_topics(stack_settings) - before)
 
 
 @pytest.fixture()

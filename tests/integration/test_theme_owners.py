@@ -150,18 +150,21 @@ async def test_three_workers_one_killed_label_every_track_once_as_one_uninterrup
     ensure_topics(settings)
     clips = read_labelled_folder(synthetic_music_dir)
     matrices, _ = MusicFeatureCache(tmp_path / "cache").features([c.path for c in clips])
-    workers = [WorkerProcess(settings, tmp_path / f"w{i}").start(timeout_s=180) for i in range(3)]
+    workers = [WorkerProcess(settings, tmp_path / f"w{i}").spawn() for i in range(3)]
     try:
+        for worker in workers:
+            worker.wait_ready(180)
         ids = _send_tracks(settings, matrices, seed=11)
         wait_for(lambda: len(_served(workers[0])) >= 60, 240, "60 tracks labelled")
         workers[1].kill()  # SIGKILL mid-stream; its local store stays
-        workers[1].start(timeout_s=180)
+        workers[1].spawn()  # and back, while the others go on
         deadline = time.monotonic() + 300
         while len(_served(workers[0])) + len(_dead_letters(settings)) < TRACKS:
             assert time.monotonic() < deadline, "not every track was labelled or refused"
             time.sleep(1.0)
         letters = _dead_letters(settings)
         assert letters == [], f"refused tracks: {[d['message'] for d in letters][:3]}"
+        workers[1].wait_ready(180)
         # Every worker serves the same catalog (each reads the cards' changelog at its own pace).
         wait_for(
             lambda: _served(workers[0]) == _served(workers[1]) == _served(workers[2]),
@@ -212,5 +215,7 @@ async def test_three_workers_one_killed_label_every_track_once_as_one_uninterrup
         assert second["step"] == "PREFERRED_THEME", second
         assert {p["theme_id"] for p in second["playlist"]} == {pick["theme_id"]}
     finally:
+        for worker in workers:
+            worker.terminate()
         for worker in workers:
             worker.stop()
