@@ -142,16 +142,40 @@ def bench_crawl(settings, tracks: int, seconds: float, as_json: bool) -> None:
 @bench.command("pipeline")
 @click.option("--tracks", type=int, default=60, show_default=True)
 @click.option("--rate", type=float, default=10.0, show_default=True, help="Clips per second.")
-@click.option("--seconds", type=float, default=20.0, show_default=True)
+@click.option("--seconds", type=float, default=20.0, show_default=True, help="Per clip rate.")
+@click.option(
+    "--sweep",
+    is_flag=True,
+    help="Raise the clip rate step by step until it no longer holds; print the capacity table.",
+)
+@click.option(
+    "--rates",
+    default=None,
+    help="With --sweep: the rates to try, comma-separated (default 10,20,...,100).",
+)
+@click.option(
+    "--burst",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Also run --rate with one listener sending this many 29 s clips at once.",
+)
 @_json_option
 @click.pass_obj
-def bench_pipeline(settings, tracks: int, rate: float, seconds: float, as_json: bool) -> None:
+def bench_pipeline(
+    settings, tracks: int, rate: float, seconds: float, sweep: bool, rates: str | None,
+    burst: int, as_json: bool,
+) -> None:  # fmt: skip
     """Ingest throughput and clip -> recommendation latency with one worker (after make demo)."""
-    from benchmarks.pipeline import format_report, run_pipeline_bench
+    from benchmarks.pipeline import DEFAULT_SWEEP, format_report, run_pipeline_bench
 
+    steps = None
+    if sweep:
+        steps = [float(r) for r in rates.split(",")] if rates else list(DEFAULT_SWEEP)
     report = run_pipeline_bench(
-        settings, tracks=tracks, rate=rate, seconds=seconds, log=_log(as_json)
-    )
+        settings, tracks=tracks, rate=rate, seconds=seconds, sweep=steps, burst=burst,
+        log=_log(as_json),
+    )  # fmt: skip
     _print(report, format_report, as_json)
 
 

@@ -48,6 +48,7 @@ __all__ = [
     "fit_voice_model",
     "voice_temperature",
     "VoiceAnswer",
+    "ClipReading",
     "VoiceEmotionClassifier",
     "FunctionalsVoiceClassifier",
     "load_voice_classifier",
@@ -229,6 +230,20 @@ class VoiceAnswer:
     holds speech: what the listener's voice history adds up."""
 
 
+@dataclass(frozen=True)
+class ClipReading:
+    """What a clip says before any listener's history is applied: the costly part of reading
+    it (decode, speech rule, features), computed without touching listener state, so clips of
+    different listeners can be read side by side (:meth:`_VoiceReader.read`)."""
+
+    activity: object
+    """The voice-activity summary (``voiced_s``)."""
+    duration_s: float
+    inputs: object | None
+    """The model inputs (HSF, spectrogram); None when the clip holds no speech."""
+    functionals: np.ndarray | None
+
+
 class _VoiceReader:
     """Decode, speech rule, features; subclasses turn the features into probabilities."""
 
@@ -237,12 +252,9 @@ class _VoiceReader:
     def _probabilities(self, inputs, functionals: np.ndarray, history: dict | None) -> np.ndarray:
         raise NotImplementedError
 
-    def classify(
-        self, audio: bytes | str | Path | np.ndarray, *, sr: int | None = None,
-        history: dict | None = None,
-    ) -> VoiceAnswer:  # fmt: skip
-        """Read the emotion of one clip (encoded bytes, a path, or samples with ``sr``);
-        ``history`` is the listener's voice history (models that normalise per listener use it).
+    def read(self, audio: bytes | str | Path | np.ndarray, *, sr: int | None = None) -> ClipReading:
+        """Decode a clip (encoded bytes, a path, or samples with ``sr``) and compute its
+        features: the listener-independent, CPU-heavy half of :meth:`classify`.
 
         Raises
         ------
@@ -254,20 +266,40 @@ class _VoiceReader:
 
         y = _clip_samples(audio, sr)
         rate = DEFAULT_VOICE_SPEC.sr
-        duration = y.size / rate
         activity, inputs = analyse_clip(y=y, sr=rate)
-        if inputs is None:
-            return VoiceAnswer(False, None, {}, activity.voiced_s, duration)
-        functionals = clip_functionals(inputs.hsf)
-        probs = self._probabilities(inputs, functionals, history)
+        functionals = clip_functionals(inputs.hsf) if inputs is not None else None
+        return ClipReading(activity, y.size / rate, inputs, functionals)
+
+    def answer(self, reading: ClipReading, *, history: dict | None = None) -> VoiceAnswer:
+        """The emotion of a read clip, against the listener's voice ``history`` (models that
+        normalise per listener use it): the cheap, listener-dependent half of :meth:`classify`."""
+        if reading.inputs is None:
+            return VoiceAnswer(False, None, {}, reading.activity.voiced_s, reading.duration_s)
+        probs = self._probabilities(reading.inputs, reading.functionals, history)
         return VoiceAnswer(
             True,
             EMOTIONS[int(np.argmax(probs))],
             {e: float(p) for e, p in zip(EMOTIONS, probs, strict=True)},
-            activity.voiced_s,
-            duration,
-            functionals,
+            reading.activity.voiced_s,
+            reading.duration_s,
+            reading.functionals,
         )
+
+    def classify(
+        self, audio: bytes | str | Path | np.ndarray, *, sr: int | None = None,
+        history: dict | None = None,
+    ) -> VoiceAnswer:  # fmt: skip
+        """Read the emotion of one clip (encoded bytes, a path, or samples with ``sr``);
+        ``history`` is the listener's voice history (models that normalise per listener use it).
+        :meth:`read` then :meth:`answer`.
+
+        Raises
+        ------
+        AudioDecodeError
+            Refused by the clip gate (:func:`decode_voice_clip`): empty, corrupt, too large,
+            sampled below 8 kHz, or outside 0.5-30 s.
+        """
+        return self.answer(self.read(audio, sr=sr), history=history)
 
 
 class VoiceEmotionClassifier(_VoiceReader):

@@ -34,15 +34,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import weakref
 from collections.abc import Awaitable, Callable
 
 import faust
+import numpy as np
+from faust.streams import _current_event
 
 from models.features.voice import DEFAULT_VOICE_SPEC
 from models.themes import ThemeAssignment
-from models.voice import MAX_CLIP_BYTES, decode_voice_clip
+from models.voice import MAX_CLIP_BYTES, ClipReading, decode_voice_clip
 from schemas.codec import codec_for
 from streams import metrics
+from streams.admission import ListenerAdmission
 from streams.deadletter import DeadLetterPolicy
 from streams.events import check_clip_event, check_feedback_event
 from streams.limits import MAX_FEEDBACK_EVENT_BYTES, check_event_size
@@ -99,6 +103,79 @@ async def _each_event(
         metrics.LATENCY.labels(agent=service).observe(time.perf_counter() - started)
 
 
+async def _each_batch(
+    stream: faust.StreamT,
+    *,
+    source: str,
+    service: str,
+    size: int,
+    within_s: float,
+    handle: Callable[
+        [list[faust.EventT], Callable[[faust.EventT], None]],
+        Awaitable[list[BaseException | None]],
+    ],
+    dead_letters: DeadLetterPolicy,
+) -> None:
+    """The batch form of :func:`_each_event`: take up to ``size`` waiting events (waiting at
+    most ``within_s`` for more), hand them to ``handle`` at once, dead-letter each event whose
+    entry in the returned list is an error. Events are acknowledged only after their batch is
+    handled; the hole guard checks each event as :func:`_each_event` does.
+
+    ``handle`` gets the batch and ``focus``: it calls ``focus(event)`` before it writes a table
+    for that event. Faust files a table write under the partition of the stream's current
+    event, which a batch has not got; without ``focus`` a write fails, or lands in the wrong
+    partition.
+    """
+    consumer = stream.app.consumer
+    in_order = getattr(consumer, "check_in_order", None)
+    async for events in stream.take_events(size, within_s):
+        batch = []
+        for event in events:
+            message = event.message
+            if in_order is not None and not await in_order(message.tp, message.offset):
+                continue  # records before it were skipped; it comes again after them
+            metrics.EVENTS_IN.labels(topic=source).inc()
+            batch.append(event)
+        if not batch:
+            continue
+        metrics.BATCH_SIZE.labels(agent=service).observe(len(batch))
+        started = time.perf_counter()
+        token = _current_event.set(None)
+        try:
+            failures = await handle(batch, _focus)
+        finally:
+            _current_event.reset(token)
+        for event, error in zip(batch, failures, strict=True):
+            if error is not None:
+                await dead_letters.send(event.message, error, service=service)
+        elapsed = time.perf_counter() - started
+        for _ in batch:
+            metrics.LATENCY.labels(agent=service).observe(elapsed)
+
+
+def _focus(event: faust.EventT) -> None:
+    """Make ``event`` the current event of this task, as Faust's stream loop does for each
+    event it yields (``faust.streams.current_event``): tables file writes under its partition.
+
+    Only the context variable is set: the stream's own ``current_event`` attribute belongs to
+    its buffering, which runs on while a batch is handled."""
+    _current_event.set(weakref.ref(event))
+
+
+async def _side_by_side(work: Callable, items: list) -> list:
+    """``work(item)`` for every item in threads at once; each result, or the error it raised.
+
+    A cancellation (the worker stopping) is raised, never returned as one item's error.
+    """
+    results = await asyncio.gather(
+        *(asyncio.to_thread(work, item) for item in items), return_exceptions=True
+    )
+    for result in results:
+        if isinstance(result, asyncio.CancelledError):
+            raise result
+    return results
+
+
 def define_agents(
     app: faust.App,
     topics: Topics,
@@ -149,6 +226,9 @@ def define_agents(
     agents = {"register_tracks": register_tracks}
     if hub is None or store is None:
         return agents
+    admission = ListenerAdmission(
+        hub.settings.listener_clip_limit, hub.settings.listener_clip_window_s
+    )
 
     async def extract(event: faust.EventT) -> None:
         record = track_discovered.decode(event.value)
@@ -321,25 +401,62 @@ def define_agents(
         check_event_size("voice clip", len(value), MAX_CLIP_BYTES + MAX_FEEDBACK_EVENT_BYTES)
         return check_clip_event(clip_submitted.decode(value), key)
 
-    async def answer_clip(event: faust.EventT) -> None:
-        clip = read_clip(event.value, event.message.key)  # one bytes field: a copy, not a parse
+    def decode_clip(clip: dict) -> np.ndarray:
+        """The clip's audio (inline, or read by object key) through the clip gate."""
+        audio = clip["audio"] if clip["audio"] is not None else store.load_clip(clip["audio_key"])
+        return decode_voice_clip(audio)
+
+    async def answer_clips(
+        events: list[faust.EventT], focus: Callable[[faust.EventT], None]
+    ) -> list[BaseException | None]:
+        """Answer a batch of clips: admit and decode them (refusing without a model what the
+        clip gate refuses), read them side by side in threads, then answer each in the batch's
+        order, so one listener's clips (one partition, in offset order) keep their order and
+        each sees the session its predecessor left."""
+        failures: list[BaseException | None] = [None] * len(events)
+        admitted: list[tuple[int, dict]] = []
+        for i, event in enumerate(events):
+            try:
+                clip = read_clip(event.value, event.message.key)
+                if already_handled(tables.sessions.get(clip["user_id"]), clip["request_id"]):
+                    logger.info("request %s already answered; skipped", clip["request_id"])
+                    continue
+                admission.admit(clip["user_id"], event.message.timestamp)
+            except Exception as exc:  # noqa: BLE001  (this event's failure only)
+                failures[i] = exc
+                continue
+            admitted.append((i, clip))
+        decoded = await _side_by_side(decode_clip, [clip for _, clip in admitted])
+        ready = []
+        for (i, clip), y in zip(admitted, decoded, strict=True):
+            if isinstance(y, BaseException):
+                failures[i] = y
+            else:
+                ready.append((i, clip, y))
+        if not ready:
+            return failures
+        voice = await hub.wait_for("voice")
+        readings = await _side_by_side(
+            lambda y: voice.read(y, sr=DEFAULT_VOICE_SPEC.sr), [y for _, _, y in ready]
+        )
+        for (i, clip, _), reading in zip(ready, readings, strict=True):
+            try:
+                if isinstance(reading, BaseException):
+                    raise reading
+                focus(events[i])
+                await answer_clip(clip, reading, voice)
+            except Exception as exc:  # noqa: BLE001  (this event's failure only)
+                failures[i] = exc
+        return failures
+
+    async def answer_clip(clip: dict, reading: ClipReading, voice) -> None:
         user_id, request_id = clip["user_id"], clip["request_id"]
         session = tables.sessions.get(user_id)
-        if already_handled(session, request_id):
+        if already_handled(session, request_id):  # the same request twice in one batch
             logger.info("request %s already answered; skipped", request_id)
             return
-        audio = (
-            clip["audio"]
-            if clip["audio"] is not None
-            else await asyncio.to_thread(store.load_clip, clip["audio_key"])
-        )
-        # The clip gate the HTTP API applies too; a refused clip needs no model to be refused.
-        y = await asyncio.to_thread(decode_voice_clip, audio)
-        voice = await hub.wait_for("voice")
         history = normalise_session(session)["voice"]  # the listener's earlier clips
-        heard = await asyncio.to_thread(
-            voice.classify, y, sr=DEFAULT_VOICE_SPEC.sr, history=history
-        )
+        heard = await asyncio.to_thread(voice.answer, reading, history=history)
         emotion = heard.emotion
         themes = tables.cards.index.themes(emotion) if emotion else {}
         new_session, answer = recommend(
@@ -385,8 +502,15 @@ def define_agents(
 
     @app.agent(topics.voice_clips, name="recommend")
     async def recommend_agent(stream: faust.StreamT) -> None:
-        """voice.clips -> voice emotion -> the paper's flow over the user's session -> recommendations."""
-        await loop(stream, "voice.clips", "recommend", answer_clip)
+        """voice.clips -> voice emotion -> the paper's flow over the user's session -> recommendations.
+
+        Clips are taken in batches (``clip_batch_size``, ``clip_batch_wait_ms``): their audio is
+        read side by side on every core, their answers follow one by one in order."""
+        await _each_batch(
+            stream, source="voice.clips", service="recommend",
+            size=hub.settings.clip_batch_size, within_s=hub.settings.clip_batch_wait_ms / 1000,
+            handle=answer_clips, dead_letters=dead_letters,
+        )  # fmt: skip
 
     def read_feedback(value: bytes, key: bytes | None) -> dict:
         check_event_size("feedback", len(value), MAX_FEEDBACK_EVENT_BYTES)

@@ -13,6 +13,7 @@ __all__ = [
     "FeedbackRefusedError",
     "StateTooLargeError",
     "TrackAudioMissingError",
+    "ListenerBusyError",
     "ConfigurationError",
 ]
 
@@ -40,6 +41,12 @@ class StateTooLargeError(StreamsError):
 class TrackAudioMissingError(InvalidEventError):
     """A track event names audio that is not in the audio bucket (the served music model reads
     the audio itself, not only the segment matrix)."""
+
+
+class ListenerBusyError(StreamsError):
+    """A listener sent more clips than a worker answers for one listener in a time window: the
+    clip is refused undecoded (dead-lettered with its payload; send it again later), so one
+    listener's burst cannot hold up everyone else's answers."""
 
 
 class ConfigurationError(StreamsError, ValueError):

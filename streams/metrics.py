@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-__all__ = ["REGISTRY", "EVENTS_IN", "EVENTS_OUT", "DEAD_LETTERS", "LATENCY", "CONSUMER_LAG"]
+__all__ = [
+    "REGISTRY", "EVENTS_IN", "EVENTS_OUT", "DEAD_LETTERS", "LATENCY", "BATCH_SIZE", "CONSUMER_LAG",
+]  # fmt: skip
 
 REGISTRY = CollectorRegistry()
 EVENTS_IN = Counter("moodstream_events_in", "Events read, by topic", ["topic"], registry=REGISTRY)
@@ -18,6 +20,10 @@ DEAD_LETTERS = Counter(
 LATENCY = Histogram(
     "moodstream_processing_seconds", "Time an agent spends on one event", ["agent"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10), registry=REGISTRY,
+)  # fmt: skip
+BATCH_SIZE = Histogram(
+    "moodstream_batch_events", "Events an agent took in one batch", ["agent"],
+    buckets=(1, 2, 4, 8, 16, 32, 64), registry=REGISTRY,
 )  # fmt: skip
 CONSUMER_LAG = Gauge(
     "moodstream_consumer_lag", "Messages behind the end of each assigned partition", ["topic", "partition"],

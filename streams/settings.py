@@ -27,6 +27,10 @@ Environment variables (all optional; the defaults are the local stack of ``deplo
 ``MOODSTREAM_WEB_REPLY_TIMEOUT_S``  seconds ``POST /api/clips`` waits for its recommendation
 ``MOODSTREAM_MIN_VOICE_CONFIDENCE``  calibrated probability below which a clip's mood is
                                 answered as uncertain (default 0.5)
+``MOODSTREAM_CLIP_BATCH_SIZE``  most clips the recommend agent reads side by side (default 16)
+``MOODSTREAM_CLIP_BATCH_WAIT_MS``  how long it waits for more clips to join a batch (default 5)
+``MOODSTREAM_LISTENER_CLIP_LIMIT`` / ``MOODSTREAM_LISTENER_CLIP_WINDOW_S``  clips one
+                                listener may have answered per window (default 10 per 10 s)
 ``MOODSTREAM_PARTITIONS``       partitions of the topics the app creates
 ``MOODSTREAM_STORE``            Faust table store URL (``rocksdb://`` or ``memory://``)
 ``MOODSTREAM_API_TOKEN``        bearer token required by the HTTP API when set
@@ -136,6 +140,20 @@ class Settings:
     web_reply_timeout_s: float = 20.0
     """Seconds ``POST /api/clips`` waits for the recommendation before it answers 504."""
 
+    clip_batch_size: int = 16
+    """Most voice clips the recommend agent takes at once: they are decoded and read side by
+    side on every core, then answered one by one in their order (streams.agents)."""
+
+    clip_batch_wait_ms: float = 5.0
+    """How long the recommend agent waits for more clips to join a batch; an idle worker adds
+    at most this to a clip's answer."""
+
+    listener_clip_limit: int = 10
+    """Clips one listener may have answered within ``listener_clip_window_s`` seconds; more are
+    refused undecoded (``ListenerBusyError``, dead-lettered; streams.admission)."""
+
+    listener_clip_window_s: float = 10.0
+
     partitions: int = 4
     """Partitions of the topics and tables the app creates."""
 
@@ -204,6 +222,17 @@ class Settings:
                 f"MOODSTREAM_MIN_VOICE_CONFIDENCE={self.min_voice_confidence} is not a "
                 "probability: use a value from 0 (never uncertain) to 1"
             )
+        for name, value in (
+            ("MOODSTREAM_CLIP_BATCH_SIZE", self.clip_batch_size),
+            ("MOODSTREAM_LISTENER_CLIP_LIMIT", self.listener_clip_limit),
+            ("MOODSTREAM_LISTENER_CLIP_WINDOW_S", self.listener_clip_window_s),
+        ):
+            if value <= 0:
+                raise ConfigurationError(f"{name}={value}: use a number above 0")
+        if self.clip_batch_wait_ms <= 0:  # 0 would make Faust wait for a full batch
+            raise ConfigurationError(
+                f"MOODSTREAM_CLIP_BATCH_WAIT_MS={self.clip_batch_wait_ms}: use a number above 0"
+            )
 
     def check_exposure(self) -> None:
         """Refuse an HTTP API reachable from other machines without a token.
@@ -265,6 +294,16 @@ class Settings:
             web_reply_timeout_s=_env_float(
                 env, "MOODSTREAM_WEB_REPLY_TIMEOUT_S", default.web_reply_timeout_s
             ),
+            clip_batch_size=_env_int(env, "MOODSTREAM_CLIP_BATCH_SIZE", default.clip_batch_size),
+            clip_batch_wait_ms=_env_float(
+                env, "MOODSTREAM_CLIP_BATCH_WAIT_MS", default.clip_batch_wait_ms
+            ),
+            listener_clip_limit=_env_int(
+                env, "MOODSTREAM_LISTENER_CLIP_LIMIT", default.listener_clip_limit
+            ),
+            listener_clip_window_s=_env_float(
+                env, "MOODSTREAM_LISTENER_CLIP_WINDOW_S", default.listener_clip_window_s
+            ),
             partitions=_env_int(env, "MOODSTREAM_PARTITIONS", default.partitions),
             store=env.get("MOODSTREAM_STORE", default.store),
             api_token=env.get("MOODSTREAM_API_TOKEN") or None,
@@ -294,6 +333,10 @@ class Settings:
             "MOODSTREAM_WEB_IDLE_TIMEOUT_S": str(self.web_idle_timeout_s),
             "MOODSTREAM_WEB_REPLY_TIMEOUT_S": str(self.web_reply_timeout_s),
             "MOODSTREAM_MIN_VOICE_CONFIDENCE": str(self.min_voice_confidence),
+            "MOODSTREAM_CLIP_BATCH_SIZE": str(self.clip_batch_size),
+            "MOODSTREAM_CLIP_BATCH_WAIT_MS": str(self.clip_batch_wait_ms),
+            "MOODSTREAM_LISTENER_CLIP_LIMIT": str(self.listener_clip_limit),
+            "MOODSTREAM_LISTENER_CLIP_WINDOW_S": str(self.listener_clip_window_s),
             "MOODSTREAM_PARTITIONS": str(self.partitions),
             "MOODSTREAM_STORE": self.store,
         }

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import os
+
 import click
 
 from streams.settings import Settings
 
-__all__ = ["worker"]
+__all__ = ["worker", "WORKER_THREAD_ENV"]
+
+#: Native thread pools of the worker process, one thread each unless the environment says
+#: otherwise. The worker parallelises across events itself (a batch of clips is read side by
+#: side in threads, streams.agents); BLAS/OpenMP pools of their own inside each of those calls
+#: would oversubscribe the cores and make the threads fight. TensorFlow keeps its defaults
+#: (intra-op threads = cores): the music embedding runs one track at a time.
+WORKER_THREAD_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
 @click.command()
@@ -15,6 +24,8 @@ __all__ = ["worker"]
 @click.pass_obj
 def worker(settings: Settings, web_port: int | None, loglevel: str) -> None:
     """Run a Faust stream worker (agents, tables, HTTP API)."""
+    for name, value in WORKER_THREAD_ENV.items():  # before numpy/librosa load their pools
+        os.environ.setdefault(name, value)
     from streams.app import run_worker
 
     if web_port is not None:

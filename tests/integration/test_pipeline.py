@@ -9,6 +9,7 @@ import urllib.request
 import numpy as np
 import pytest
 
+from benchmarks.clip_load import run_clip_load
 from crawler.crawl import Crawler
 from crawler.profile import load_profile
 from crawler.testsite import MusicSite
@@ -38,6 +39,20 @@ def _post(
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as exc:
         return exc.code, json.loads(exc.read())
+
+
+def _metrics(worker: WorkerProcess) -> str:
+    url = f"http://127.0.0.1:{worker.settings.web_port}/metrics"
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return response.read().decode()
+
+
+def _metric(worker: WorkerProcess, name: str) -> float:
+    """One sample of the worker's metrics (0 when it has none yet)."""
+    for line in _metrics(worker).splitlines():
+        if line.startswith(name + " "):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
 
 
 @pytest.mark.asyncio
@@ -144,6 +159,25 @@ async def test_crawled_tracks_are_labelled_and_clips_follow_the_paper_s_flow(
             == 1
         )
 
+        # 32 clips of four listeners, interleaved, sent within 0.2 s: read in batches, answered
+        # once each, each listener's answers in the order of its clips (one partition).
+        before = _metric(worker, 'moodstream_batch_events_count{agent="recommend"}')
+        load = run_clip_load(settings, clip, rate=160, seconds=0.2, listeners=4, drain_s=30)
+        assert load.answered == load.sent == 32
+        answers = consume(
+            settings, settings.topic("recommendations"), until=lambda m: False, timeout_s=4
+        )
+        by_listener: dict[str, list[str]] = {}
+        for message in answers:
+            answer = codec_for("Recommendation").decode(message.value)
+            if answer["user_id"].startswith("listener-"):
+                by_listener.setdefault(answer["user_id"], []).append(answer["request_id"])
+        assert by_listener == {
+            user: [r for u, r in load.requests if u == user] for user, _ in load.requests
+        }
+        batches = _metric(worker, 'moodstream_batch_events_count{agent="recommend"}') - before
+        assert batches < 32, "the clips were read one at a time"
+
         # Bad input over HTTP: clear 4xx answers, nothing sent.
         assert _post(worker, "/api/clips?user_id=ann", b"not audio")[0] == 400
         assert _post(worker, "/api/clips", clip)[0] == 400
@@ -184,12 +218,7 @@ async def test_crawled_tracks_are_labelled_and_clips_follow_the_paper_s_flow(
         assert "nowhere/orphan.flac" in missing["message"] and missing["key"] == b"orphan"
         status, after = _post(worker, "/api/clips?user_id=cy", clip)
         assert status == 200 and after["step"] == "FIRST_OCCURRENCE"
-        metrics = (
-            urllib.request.urlopen(f"http://127.0.0.1:{worker.settings.web_port}/metrics")
-            .read()
-            .decode()
-        )
-        assert 'moodstream_dead_letters_total{kind="SerializationError"}' in metrics
+        assert 'moodstream_dead_letters_total{kind="SerializationError"}' in _metrics(worker)
     finally:
         await site.stop()
         worker.stop()

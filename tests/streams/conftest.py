@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 import pytest
 
+from schemas.codec import codec_for
 from streams.app import create_app
 from streams.settings import Settings
 
@@ -15,3 +19,24 @@ def test_app(tmp_path):
     app.finalize()
     app.flow_control.resume()
     return app
+
+
+async def until(predicate, timeout_s: float = 20.0) -> None:
+    """Wait until ``predicate()`` holds: ``test_context`` returns from ``put`` when the agent
+    takes the event, not when its handler (which awaits threads) has finished with it."""
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        assert time.monotonic() < deadline, "the agent did not get there in time"
+        await asyncio.sleep(0.01)
+
+
+@pytest.fixture()
+def letters(test_app, monkeypatch) -> list[dict]:
+    """Dead letters the app sends, decoded."""
+    sent: list[dict] = []
+
+    async def capture(*, key, value, **_):
+        sent.append(codec_for("DeadLetter").decode(value))
+
+    monkeypatch.setattr(test_app.moodstream.topics.dead_letters, "send", capture)
+    return sent

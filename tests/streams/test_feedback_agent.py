@@ -12,29 +12,9 @@ from schemas.codec import codec_for
 from streams.events import feedback_event
 from streams.recommendation import MAX_OFFERED
 from streams.tables import MAX_VALUE_BYTES
+from tests.streams.conftest import until
 
 FEEDBACK = codec_for("UserFeedback")
-
-
-async def until(predicate, timeout_s: float = 20.0) -> None:
-    """Wait until ``predicate()`` holds: ``test_context`` returns from ``put`` when the agent
-    takes the event, not when its handler (which awaits threads) has finished with it."""
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        assert time.monotonic() < deadline, "the agent did not get there in time"
-        await asyncio.sleep(0.01)
-
-
-@pytest.fixture()
-def letters(test_app, monkeypatch) -> list[dict]:
-    """Dead letters the app sends, decoded."""
-    sent: list[dict] = []
-
-    async def capture(*, key, value, **_):
-        sent.append(codec_for("DeadLetter").decode(value))
-
-    monkeypatch.setattr(test_app.moodstream.topics.dead_letters, "send", capture)
-    return sent
 
 
 def _grown_session() -> dict:

@@ -25,8 +25,11 @@ def test_environment_overrides_and_round_trip() -> None:
         "MOODSTREAM_API_TOKEN": "s3cret",
         "MOODSTREAM_HOME": "/var/lib/moodstream",
         "MOODSTREAM_MIN_VOICE_CONFIDENCE": "0.6",
+        "MOODSTREAM_CLIP_BATCH_SIZE": "32",
+        "MOODSTREAM_LISTENER_CLIP_LIMIT": "4",
     }
     settings = Settings.from_env(env)
+    assert (settings.clip_batch_size, settings.listener_clip_limit) == (32, 4)
     assert (settings.stack.kafka_host, settings.stack.kafka_port) == ("10.0.0.5", 19092)
     assert settings.partitions == 12 and settings.home == Path("/var/lib/moodstream")
     assert settings.min_voice_confidence == 0.6
@@ -50,6 +53,22 @@ def test_a_confidence_threshold_outside_0_to_1_is_refused() -> None:
 
     with pytest.raises(ConfigurationError, match="MOODSTREAM_MIN_VOICE_CONFIDENCE=50.0 is not"):
         Settings.from_env({"MOODSTREAM_MIN_VOICE_CONFIDENCE": "50"})
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("MOODSTREAM_CLIP_BATCH_SIZE", "0"),
+        ("MOODSTREAM_CLIP_BATCH_WAIT_MS", "0"),
+        ("MOODSTREAM_LISTENER_CLIP_LIMIT", "-1"),
+        ("MOODSTREAM_LISTENER_CLIP_WINDOW_S", "0"),
+    ],
+)
+def test_batch_and_listener_bounds_that_cannot_work_are_refused(name: str, value: str) -> None:
+    from streams.exceptions import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match=f"{name}="):
+        Settings.from_env({name: value})
 
 
 def test_the_small_configs_of_the_lower_layers_carry_the_settings_values() -> None:
