@@ -31,6 +31,7 @@ from models.exceptions import AudioDecodeError, AudioTooLargeError, AudioTooLong
 from models.voice import MAX_CLIP_BYTES, decode_voice_clip
 from schemas.codec import codec_for
 from streams import metrics
+from streams.consumer import partition_lag
 from streams.events import check_feedback_event, clip_event, feedback_event
 from streams.exceptions import InvalidEventError
 from streams.limits import MAX_FEEDBACK_BODY_BYTES, MAX_JSON_DEPTH, check_id
@@ -281,11 +282,8 @@ def define_views(app: faust.App, tables: Tables) -> None:
 
             for tp in app.consumer.assignment():
                 try:
-                    highwater = app.consumer.highwater(tp)
-                    read = app.consumer._read_offset.get(tp)  # noqa: SLF001  (last offset read)
-                    position = 0 if read is None else read + 1
                     metrics.CONSUMER_LAG.labels(topic=tp.topic, partition=str(tp.partition)).set(
-                        max(0, (highwater or 0) - position)
+                        partition_lag(app.consumer, tp)
                     )
                 except Exception:  # noqa: BLE001,S110  (lag is best effort)
                     pass

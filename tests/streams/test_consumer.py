@@ -144,3 +144,26 @@ async def test_a_silent_partition_whose_records_expired_is_left_alone(test_app):
     test_app.consumer.position = position
     assert await test_app.consumer.rewind_silent_holes(idle_s=0.0) == []
     assert thread.seeks == []
+
+
+@pytest.mark.asyncio
+async def test_lag_counts_from_what_the_agents_expect_not_from_what_was_read(test_app):
+    """A partition taken over from a killed worker that had handled all of it has no lag, though
+    nothing of it has been read here yet (the scale-out test saw lag 7 and 8 on two such
+    partitions with every request answered)."""
+    from streams.consumer import partition_lag
+
+    clips = test_app.moodstream.topics.voice_clips.get_topic_name()
+    done, behind = TP(clips, 0), TP(clips, 1)
+    await _after_rebalance(test_app, {done: 7, behind: 2})
+    consumer = test_app.consumer
+    consumer.highwater = {done: 7, behind: 9}.get
+    assert partition_lag(consumer, done) == 0
+    assert partition_lag(consumer, behind) == 7
+    assert await consumer.check_in_order(behind, 2) and await consumer.check_in_order(behind, 3)
+    assert partition_lag(consumer, behind) == 5
+    # A partition without the guard counts from its last record read.
+    unguarded = TP("somewhere.else", 0)
+    consumer._read_offset[unguarded] = 4
+    consumer.highwater = {unguarded: 10}.get
+    assert partition_lag(consumer, unguarded) == 5
