@@ -80,7 +80,7 @@ class _AnswerClock(threading.Thread):
 
         super().__init__(daemon=True, name="answer-clock")
         self.arrived: dict[str, float] = {}
-        self._stop = threading.Event()
+        self._halt = threading.Event()
         self._decode = codec_for("Recommendation").decode
         self._consumer = KafkaConsumer(
             bootstrap_servers=settings.kafka_bootstrap, group_id=None,
@@ -98,7 +98,7 @@ class _AnswerClock(threading.Thread):
             self._consumer.position(tp)  # resolve the end now, before any clip is sent
 
     def run(self) -> None:
-        while not self._stop.is_set():
+        while not self._halt.is_set():
             for batch in self._consumer.poll(timeout_ms=20).values():
                 now = time.perf_counter()
                 for message in batch:
@@ -106,7 +106,7 @@ class _AnswerClock(threading.Thread):
                     self.arrived.setdefault(request_id, now)
 
     def stop(self) -> None:
-        self._stop.set()
+        self._halt.set()
         self.join(timeout=5)
         self._consumer.close()
 
@@ -117,12 +117,14 @@ def run_clip_load(
     *,
     rate: float,
     seconds: float,
-    listeners: int = 50,
+    listeners: int = 200,
     drain_s: float = 15.0,
     burst: tuple[bytes, int] | None = None,
 ) -> ClipLoadResult:
     """Send ``rate`` clips per second for ``seconds`` from ``listeners`` listeners in turn and
     time every answer (waiting up to ``drain_s`` after the last send for the stragglers).
+    With the default 200 listeners, each sends one clip per 2 s at 100 clips/s: within the
+    worker's per-listener bound (``listener_clip_limit``), as real listeners are.
 
     ``burst=(clip, n)``: a quarter of the way in, one more listener (``burst``) sends ``n``
     copies of ``clip`` at once. Only the steady listeners' clips are timed; the burst's fate
