@@ -97,6 +97,19 @@ def _clip() -> bytes:
     return buf.getvalue()
 
 
+def _agent_seconds(worker) -> dict[str, float]:
+    """Seconds each agent spent on its events so far (the worker's processing histogram):
+    where the ingest time goes, stage by stage."""
+    import re
+    import urllib.request
+
+    url = f"http://127.0.0.1:{worker.settings.web_port}/metrics"
+    with urllib.request.urlopen(url, timeout=5) as response:
+        text = response.read().decode()
+    pattern = r'moodstream_processing_seconds_sum\{agent="([^"]+)"\} ([0-9.e+]+)'
+    return {agent: round(float(v), 1) for agent, v in re.findall(pattern, text)}
+
+
 def _labelled(worker) -> int:
     return sum(len(v) for e in EMOTIONS for v in worker.get(f"/api/catalog/{e}")["themes"].values())
 
@@ -123,6 +136,7 @@ def _ingest(bench, worker, events: list[dict], log) -> dict:
     wall, cpu = time.perf_counter() - t0, _cpu_seconds(worker.proc.pid) - cpu0
     audio_s = sum(e["metadata"]["duration_s"] for e in events)
     return {
+        "seconds_by_agent": _agent_seconds(worker),
         "tracks": len(events),
         "audio_hours": round(audio_s / 3600, 3),
         "wall_s": round(wall, 1),
@@ -271,6 +285,8 @@ def format_report(report: dict) -> str:
         f"({i['worker_cpu_s']} s worker CPU): {i['audio_hours_per_hour']} audio-hours/hour, "
         f"{i['audio_hours_per_cpu_hour']} per worker CPU-hour "
         f"(target >= {i['target_per_cpu_hour']})",
+        "  seconds by stage: "
+        + ", ".join(f"{agent} {sec}" for agent, sec in i["seconds_by_agent"].items()),
         "rate/s |  p50 ms  |  p99 ms  |  max ms  | answered  | CPU % | RSS MB | holds",
     ]
     for row in report.get("sweep", [report["clips"]]):
