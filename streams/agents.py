@@ -4,7 +4,9 @@ Read an event's path top to bottom: topic -> agent -> table -> output topic. Eve
 :func:`_each_event` loop around a handler of its own: the loop counts the event, times it, and
 hands any failure of the handler (a bad event, bad audio, a refused pick, a table value over its
 bound, a store error) to the one :class:`~streams.deadletter.DeadLetterPolicy`, then goes on with
-the next event. CPU work (audio, features, inference) runs in threads, never on the event loop;
+the next event. The recommender runs the batch form, :func:`_each_batch`: the clips that are
+waiting are read side by side, then answered one by one in order, each failure dead-lettered
+alone. CPU work (audio, features, inference) runs in threads, never on the event loop;
 events are size-checked before they are decoded (a feedback event over 64 KiB is refused
 undecoded: decoding megabytes holds the interpreter, thread or not).
 
