@@ -153,6 +153,7 @@ class Settings:
     refused undecoded (``ListenerBusyError``, dead-lettered; streams.admission)."""
 
     listener_clip_window_s: float = 10.0
+    """The window of ``listener_clip_limit``, in seconds of the clips' own Kafka timestamps."""
 
     partitions: int = 4
     """Partitions of the topics and tables the app creates."""
