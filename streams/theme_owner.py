@@ -33,6 +33,7 @@ from models.themes import EmotionThemes, ThemeAssignment, ThemeModel, rebase
 from schemas.emotions import EMOTIONS
 
 __all__ = [
+    "InMemorySnapshots",
     "KEPT_SNAPSHOTS",
     "SnapshotStore",
     "ThemeOutcome",
@@ -250,7 +251,9 @@ def _members(members: Iterable) -> dict[str, tuple[str, int]]:
 
 
 @dataclass
-class _DictSnapshots:
+class InMemorySnapshots:
+    """A :class:`SnapshotStore` in a dict: what :func:`replay` and the tests keep snapshots in."""
+
     data: dict[str, bytes] = field(default_factory=dict)
 
     def save_snapshot(self, key: str, data: bytes) -> None:
@@ -271,7 +274,7 @@ def replay(
 ) -> dict[str, tuple[str, int]]:
     """An uninterrupted owner over ``events`` ``(offset, emotion, track id, features key)`` in
     offset order: track id -> (emotion, theme id) as its catalog would hold them at the end."""
-    owner = ThemeOwner(_DictSnapshots(), load_matrix, "replay")
+    owner = ThemeOwner(InMemorySnapshots(), load_matrix, "replay")
     catalog: dict[str, tuple[str, int, str]] = {}
     checkpoints: dict[str, dict] = {}
     for offset, emotion, track_id, features_key in events:

@@ -8,6 +8,7 @@ import pytest
 from models.themes import EmotionThemes, ThemeConfig, ThemeModel
 from streams.theme_owner import (
     KEPT_SNAPSHOTS,
+    InMemorySnapshots,
     ThemeOwner,
     emotion_partition,
     replay,
@@ -36,20 +37,6 @@ def world():
     events.insert(12, (12, "sad", "t-3", "k-3"))  # a duplicate of a labelled track
     events = [(offset, e, t, k) for offset, (_, e, t, k) in enumerate(events)]
     return model, store, events
-
-
-class _Snapshots:
-    def __init__(self) -> None:
-        self.data: dict[str, bytes] = {}
-
-    def save_snapshot(self, key: str, data: bytes) -> None:
-        self.data[key] = data
-
-    def load_snapshot(self, key: str) -> bytes:
-        return self.data[key]
-
-    def delete_snapshot(self, key: str) -> None:
-        del self.data[key]
 
 
 class _Worker:
@@ -90,7 +77,7 @@ def test_an_owner_killed_mid_stream_ends_where_an_uninterrupted_run_ends(world) 
     uninterrupted = replay(events, model, "themes-base", store.__getitem__)
     assert len(uninterrupted) == 30  # the duplicate counted once
 
-    snapshots, checkpoints, catalog = _Snapshots(), {}, {}
+    snapshots, checkpoints, catalog = InMemorySnapshots(), {}, {}
     first = _Worker(snapshots, store, checkpoints, catalog)
     for event in events[:17]:
         first.handle(event, model, "themes-base")
@@ -122,7 +109,7 @@ def test_theme_ids_are_never_handed_to_another_topic(world) -> None:
         [store[f"k-{i}"] for i in range(6)], ["sad"] * 6, strict
     )  # a small base: refits come often
     promoted = ThemeModel.fit([store[f"k-{i}"] for i in range(6, 14)], ["sad"] * 8, strict)
-    snapshots, checkpoints, catalog = _Snapshots(), {}, {}
+    snapshots, checkpoints, catalog = InMemorySnapshots(), {}, {}
     worker = _Worker(snapshots, store, checkpoints, catalog)
     live_ids: list[list[int]] = []
     for event in events:
