@@ -28,7 +28,13 @@ import soxr
 
 from models.exceptions import AudioDecodeError, AudioTooLongError, FeatureParameterError
 
-__all__ = ["load_audio", "validate_audio", "AudioSource", "SUPPORTED_FORMATS"]
+__all__ = [
+    "load_audio",
+    "stated_duration_s",
+    "validate_audio",
+    "AudioSource",
+    "SUPPORTED_FORMATS",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -223,6 +229,22 @@ def _decode_with_ffmpeg(
         if rest is not None:
             out.add(_frame_to_mono(rest))
         return out.finish()
+
+
+def stated_duration_s(data: bytes | bytearray | memoryview) -> float | None:
+    """The duration that encoded audio's header states, in seconds, read without decoding
+    (microseconds); ``None`` when the container is not one libsndfile reads (WAV, RF64, FLAC,
+    AIFF), states no length, or cannot be read. A header can lie: :func:`load_audio` checks
+    the decoded length again."""
+    if bytes(data[:4]) not in _LIBSNDFILE_MAGIC:
+        return None
+    try:
+        info = sf.info(io.BytesIO(data))
+    except (sf.LibsndfileError, RuntimeError, ValueError, TypeError):
+        return None
+    if info.frames <= 0 or info.samplerate <= 0:
+        return None
+    return info.frames / info.samplerate
 
 
 def load_audio(

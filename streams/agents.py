@@ -43,12 +43,13 @@ import faust
 import numpy as np
 from faust.streams import _current_event
 
+from models.audio import stated_duration_s
 from models.features.voice import DEFAULT_VOICE_SPEC
 from models.themes import ThemeAssignment
 from models.voice import MAX_CLIP_BYTES, ClipReading, decode_voice_clip
 from schemas.codec import codec_for
 from streams import metrics
-from streams.admission import ListenerAdmission
+from streams.admission import AdmittedClip, ListenerAdmission
 from streams.deadletter import DeadLetterPolicy
 from streams.events import check_clip_event, check_feedback_event
 from streams.limits import MAX_FEEDBACK_EVENT_BYTES, check_event_size
@@ -229,7 +230,9 @@ def define_agents(
     if hub is None or store is None:
         return agents
     admission = ListenerAdmission(
-        hub.settings.listener_clip_limit, hub.settings.listener_clip_window_s
+        hub.settings.listener_clip_limit,
+        hub.settings.listener_clip_window_s,
+        audio_limit_s=hub.settings.listener_audio_limit_s,
     )
 
     async def extract(event: faust.EventT) -> None:
@@ -411,45 +414,67 @@ def define_agents(
     async def answer_clips(
         events: list[faust.EventT], focus: Callable[[faust.EventT], None]
     ) -> list[BaseException | None]:
-        """Answer a batch of clips: admit and decode them (refusing without a model what the
-        clip gate refuses), read them side by side in threads, then answer each in the batch's
-        order, so one listener's clips (one partition, in offset order) keep their order and
-        each sees the session its predecessor left."""
+        """Answer a batch of clips: admit them (undecoded), then decode and read each in a
+        thread of its own, and answer each as soon as it is read and its listener's earlier
+        clips of the batch are answered. One listener's clips (one partition, in offset order)
+        keep their order and each sees the session its predecessor left; a short clip is not
+        held back behind a long clip of another listener. The clip gate refuses without a
+        model; the model is awaited only for what passed it."""
         failures: list[BaseException | None] = [None] * len(events)
-        admitted: list[tuple[int, dict]] = []
+        steps = []
+        before: dict[str, asyncio.Task] = {}  # each listener's latest clip in this batch
         for i, event in enumerate(events):
             try:
                 clip = read_clip(event.value, event.message.key)
                 if already_handled(tables.sessions.get(clip["user_id"]), clip["request_id"]):
                     logger.info("request %s already answered; skipped", clip["request_id"])
                     continue
-                admission.admit(clip["user_id"], event.message.timestamp)
+                stated = stated_duration_s(clip["audio"]) if clip["audio"] is not None else None
+                admitted = admission.admit(clip["user_id"], event.message.timestamp, stated or 0.0)
             except Exception as exc:  # noqa: BLE001  (this event's failure only)
                 failures[i] = exc
                 continue
-            admitted.append((i, clip))
-        decoded = await _side_by_side(decode_clip, [clip for _, clip in admitted])
-        ready = []
-        for (i, clip), y in zip(admitted, decoded, strict=True):
-            if isinstance(y, BaseException):
-                failures[i] = y
-            else:
-                ready.append((i, clip, y))
-        if not ready:
-            return failures
-        voice = await hub.wait_for("voice")
-        readings = await _side_by_side(
-            lambda y: voice.read(y, sr=DEFAULT_VOICE_SPEC.sr), [y for _, _, y in ready]
-        )
-        for (i, clip, _), reading in zip(ready, readings, strict=True):
-            try:
-                if isinstance(reading, BaseException):
-                    raise reading
-                focus(events[i])
-                await answer_clip(clip, reading, voice)
-            except Exception as exc:  # noqa: BLE001  (this event's failure only)
-                failures[i] = exc
+            step = asyncio.ensure_future(
+                clip_step(
+                    event, clip, None if stated else admitted, before.get(clip["user_id"]), focus
+                )
+            )
+            before[clip["user_id"]] = step
+            steps.append((i, step))
+        results = await asyncio.gather(*(step for _, step in steps), return_exceptions=True)
+        for (i, _), result in zip(steps, results, strict=True):
+            if isinstance(result, asyncio.CancelledError):
+                raise result
+            failures[i] = result
         return failures
+
+    async def clip_step(
+        event: faust.EventT,
+        clip: dict,
+        unsettled: AdmittedClip | None,
+        after: asyncio.Task | None,
+        focus: Callable[[faust.EventT], None],
+    ) -> BaseException | None:
+        """Decode, read and answer one clip of a batch, once ``after`` (the listener's previous
+        clip of the batch) is done; the clip's error, or None."""
+        try:
+            y = await asyncio.to_thread(decode_clip, clip)
+            if unsettled is not None:
+                admission.settle(unsettled, y.size / DEFAULT_VOICE_SPEC.sr)
+            voice = await hub.wait_for("voice")
+            reading = await asyncio.to_thread(voice.read, y, sr=DEFAULT_VOICE_SPEC.sr)
+        except Exception as exc:  # noqa: BLE001  (this event's failure only)
+            reading = exc
+        if after is not None:
+            await after  # never raises an event's error: steps return them
+        if isinstance(reading, BaseException):
+            return reading
+        try:
+            focus(event)
+            await answer_clip(clip, reading, voice)
+        except Exception as exc:  # noqa: BLE001  (this event's failure only)
+            return exc
+        return None
 
     async def answer_clip(clip: dict, reading: ClipReading, voice) -> None:
         user_id, request_id = clip["user_id"], clip["request_id"]
@@ -507,7 +532,8 @@ def define_agents(
         """voice.clips -> voice emotion -> the paper's flow over the user's session -> recommendations.
 
         Clips are taken in batches (``clip_batch_size``, ``clip_batch_wait_ms``): their audio is
-        read side by side on every core, their answers follow one by one in order."""
+        read side by side on every core, and each is answered once read and once its
+        listener's earlier clips are answered."""
         await _each_batch(
             stream, source="voice.clips", service="recommend",
             size=hub.settings.clip_batch_size, within_s=hub.settings.clip_batch_wait_ms / 1000,

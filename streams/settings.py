@@ -153,7 +153,13 @@ class Settings:
     refused undecoded (``ListenerBusyError``, dead-lettered; streams.admission)."""
 
     listener_clip_window_s: float = 10.0
-    """The window of ``listener_clip_limit``, in seconds of the clips' own Kafka timestamps."""
+    """The window of ``listener_clip_limit`` and ``listener_audio_limit_s``, in seconds of the
+    clips' own Kafka timestamps."""
+
+    listener_audio_limit_s: float = 60.0
+    """Seconds of audio one listener may have answered within ``listener_clip_window_s``: a
+    burst of long clips is bounded by what it costs, not only by its count (a listener with
+    nothing in the window always has one clip admitted)."""
 
     partitions: int = 4
     """Partitions of the topics and tables the app creates."""
@@ -227,6 +233,7 @@ class Settings:
             ("MOODSTREAM_CLIP_BATCH_SIZE", self.clip_batch_size),
             ("MOODSTREAM_LISTENER_CLIP_LIMIT", self.listener_clip_limit),
             ("MOODSTREAM_LISTENER_CLIP_WINDOW_S", self.listener_clip_window_s),
+            ("MOODSTREAM_LISTENER_AUDIO_LIMIT_S", self.listener_audio_limit_s),
         ):
             if value <= 0:
                 raise ConfigurationError(f"{name}={value}: use a number above 0")
@@ -305,6 +312,9 @@ class Settings:
             listener_clip_window_s=_env_float(
                 env, "MOODSTREAM_LISTENER_CLIP_WINDOW_S", default.listener_clip_window_s
             ),
+            listener_audio_limit_s=_env_float(
+                env, "MOODSTREAM_LISTENER_AUDIO_LIMIT_S", default.listener_audio_limit_s
+            ),
             partitions=_env_int(env, "MOODSTREAM_PARTITIONS", default.partitions),
             store=env.get("MOODSTREAM_STORE", default.store),
             api_token=env.get("MOODSTREAM_API_TOKEN") or None,
@@ -338,6 +348,7 @@ class Settings:
             "MOODSTREAM_CLIP_BATCH_WAIT_MS": str(self.clip_batch_wait_ms),
             "MOODSTREAM_LISTENER_CLIP_LIMIT": str(self.listener_clip_limit),
             "MOODSTREAM_LISTENER_CLIP_WINDOW_S": str(self.listener_clip_window_s),
+            "MOODSTREAM_LISTENER_AUDIO_LIMIT_S": str(self.listener_audio_limit_s),
             "MOODSTREAM_PARTITIONS": str(self.partitions),
             "MOODSTREAM_STORE": self.store,
         }

@@ -7,7 +7,7 @@ import io
 import numpy as np
 import pytest
 
-from models.audio import load_audio
+from models.audio import load_audio, stated_duration_s
 from models.exceptions import AudioDecodeError, AudioTooLongError
 from tests.models.synthetic_signals import encode, encode_with_ffmpeg, harmonic_tone
 
@@ -181,3 +181,18 @@ def test_ffmpeg_frames_are_scaled_to_unit_range(sample_format: str, values: np.n
     }[sample_format]
     assert mono.dtype == np.float32
     np.testing.assert_allclose(mono, expected, atol=1e-6)
+
+
+@pytest.mark.parametrize("fmt, subtype", [("WAV", "PCM_16"), ("FLAC", None)])
+def test_the_stated_duration_is_read_from_the_header(fmt: str, subtype: str) -> None:
+    data = encode(harmonic_tone(440.0, sr=16000, seconds=2.5), 16000, fmt, subtype)
+    assert stated_duration_s(data) == pytest.approx(2.5)
+
+
+def test_no_stated_duration_where_the_header_does_not_say_or_cannot_be_read() -> None:
+    wav = encode(harmonic_tone(440.0, sr=16000, seconds=1.0), 16000, "WAV", "PCM_16")
+    mp3 = encode(harmonic_tone(440.0, sr=44100, seconds=1.0), 44100, "MP3", "MPEG_LAYER_III")
+    assert stated_duration_s(mp3) is None  # measured after decoding instead
+    assert stated_duration_s(wav[:20]) is None
+    assert stated_duration_s(b"RIFF" + bytes(40)) is None
+    assert stated_duration_s(b"") is None

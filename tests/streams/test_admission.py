@@ -43,3 +43,32 @@ def test_the_tracked_listeners_are_bounded_least_recent_first_out() -> None:
 def test_a_bound_that_cannot_work_is_refused() -> None:
     with pytest.raises(ValueError):
         ListenerAdmission(limit=0, window_s=10.0)
+    with pytest.raises(ValueError):
+        ListenerAdmission(limit=1, window_s=10.0, audio_limit_s=0.0)
+
+
+def test_audio_seconds_bound_a_burst_of_long_clips_before_its_count_does() -> None:
+    admission = ListenerAdmission(limit=10, window_s=10.0, audio_limit_s=60.0)
+    admission.admit("ann", 0.0, 29.0)
+    admission.admit("ann", 0.1, 29.0)
+    with pytest.raises(ListenerBusyError, match=r"58\.0 s of audio within 10 s.*limit of 60 s"):
+        admission.admit("ann", 0.2, 29.0)
+    admission.admit("ann", 0.3, 2.0)  # a short clip still fits: 60 s exactly
+    admission.admit("bob", 0.3, 29.0)  # another listener has a window of its own
+    admission.admit("ann", 10.05, 29.0)  # the first clip has left the window: 31 + 29
+
+
+def test_one_clip_is_always_admitted_into_an_empty_window_whatever_its_length() -> None:
+    admission = ListenerAdmission(limit=10, window_s=10.0, audio_limit_s=5.0)
+    admission.admit("ann", 0.0, 29.0)
+    with pytest.raises(ListenerBusyError):
+        admission.admit("ann", 1.0, 1.0)
+
+
+def test_a_clip_of_unstated_length_counts_once_settled() -> None:
+    admission = ListenerAdmission(limit=10, window_s=10.0, audio_limit_s=30.0)
+    unknown = admission.admit("ann", 0.0)  # an MP3: its header states no length
+    admission.admit("ann", 0.1, 20.0)  # the unknown clip counts 0 s until it is decoded
+    admission.settle(unknown, 25.0)
+    with pytest.raises(ListenerBusyError, match=r"45\.0 s of audio"):
+        admission.admit("ann", 0.2, 1.0)

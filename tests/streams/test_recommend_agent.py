@@ -167,3 +167,49 @@ async def test_a_corrupt_clip_in_a_batch_is_dead_lettered_and_its_batch_answered
     assert [a["request_id"] for a in answers] == [e["request_id"] for e in good]
     (letter,) = letters
     assert letter["error_kind"] == "AudioDecodeError" and letter["service"] == "recommend"
+
+
+class _SlowOnLongClips(_SadVoice):
+    """Reads take 20 ms per second of audio: a 29 s clip 0.58 s, a 1 s clip 20 ms."""
+
+    def read(self, y: np.ndarray, *, sr: int) -> ClipReading:
+        time.sleep(0.02 * y.size / sr)
+        return super().read(y, sr=sr)
+
+
+@pytest.mark.asyncio
+async def test_a_short_clip_is_not_held_back_behind_another_listener_s_long_clip(
+    test_app, answers, letters
+) -> None:
+    test_app.moodstream.models.voice = _SlowOnLongClips()
+    long = clip_event("mallory", audio=_wav(seconds=29.0))
+    after_long = clip_event("mallory", audio=_wav())
+    short = clip_event("ann", audio=_wav())
+    async with test_app.moodstream.agents["recommend"].test_context() as agent:
+        for event in (long, after_long, short):  # one batch
+            await agent.put(CLIP.encode(event), key=event["user_id"].encode())
+        await until(lambda: len(answers) >= 3)
+    assert letters == []
+    # ann's clip is answered first although it came last; mallory's two keep their order.
+    assert [a["request_id"] for a in answers] == [
+        short["request_id"], long["request_id"], after_long["request_id"]
+    ]  # fmt: skip
+
+
+@pytest.mark.asyncio
+async def test_a_burst_of_long_clips_is_bounded_by_its_audio_seconds(
+    test_app, voice, answers, letters
+) -> None:
+    settings = test_app.moodstream.models.settings
+    per_clip = 29.0
+    admitted = int(settings.listener_audio_limit_s // per_clip)
+    assert admitted < settings.listener_clip_limit  # the count alone would admit them all
+    start = time.time()
+    async with test_app.moodstream.agents["recommend"].test_context() as agent:
+        for i in range(admitted + 3):
+            event = clip_event("mallory", audio=_wav(seconds=per_clip))
+            await agent.put(CLIP.encode(event), key=b"mallory", timestamp=start + i * 0.01)
+        await until(lambda: len(answers) + len(letters) >= admitted + 3)
+    assert len(answers) == admitted
+    assert [d["error_kind"] for d in letters] == ["ListenerBusyError"] * 3
+    assert "s of audio within" in letters[0]["message"]
