@@ -98,15 +98,15 @@ def _clip() -> bytes:
 
 
 def _agent_seconds(worker) -> dict[str, float]:
-    """Seconds each agent spent on its events so far (the worker's processing histogram):
-    where the ingest time goes, stage by stage."""
+    """Wall seconds each agent spent handling events so far (the worker's busy counter; a
+    batch counts once): where the ingest time goes, stage by stage."""
     import re
     import urllib.request
 
     url = f"http://127.0.0.1:{worker.settings.web_port}/metrics"
     with urllib.request.urlopen(url, timeout=5) as response:
         text = response.read().decode()
-    pattern = r'moodstream_processing_seconds_sum\{agent="([^"]+)"\} ([0-9.e+]+)'
+    pattern = r'moodstream_agent_busy_seconds_total\{agent="([^"]+)"\} ([0-9.e+]+)'
     return {agent: round(float(v), 1) for agent, v in re.findall(pattern, text)}
 
 

@@ -16,6 +16,7 @@ segment matrix and, when :attr:`needs_embedding`, the track's embedding.
 from __future__ import annotations
 
 import logging
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -102,6 +103,7 @@ class EmbeddingMusicClassifier:
         self.feature_spec = feature_spec
         self.embedding_version = embedding_version
         self._embedder = None
+        self._embedder_lock = threading.Lock()  # tracks are labelled side by side in threads
 
     @classmethod
     def load(cls, folder: Path, record: ModelRecord) -> EmbeddingMusicClassifier:
@@ -119,8 +121,9 @@ class EmbeddingMusicClassifier:
         """The musicnn embedding of 16 kHz mono audio (the networks load on first use)."""
         from models.music_embedding import MusicEmbedder
 
-        if self._embedder is None:
-            self._embedder = MusicEmbedder()
+        with self._embedder_lock:
+            if self._embedder is None:
+                self._embedder = MusicEmbedder()
         return self._embedder.embed(y16k)
 
     def inputs(self, matrix: np.ndarray, embedding: np.ndarray) -> np.ndarray:

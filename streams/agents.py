@@ -73,6 +73,9 @@ __all__ = ["define_agents"]
 
 logger = logging.getLogger(__name__)
 
+#: How long the track agents wait for more tracks to join a batch (ingest is not interactive).
+TRACK_BATCH_WAIT_S = 0.05
+
 
 async def _each_event(
     stream: faust.StreamT,
@@ -103,7 +106,9 @@ async def _each_event(
         except Exception as exc:  # noqa: BLE001  (any failure of one event: dead letter, go on)
             await dead_letters.send(event.message, exc, service=service)
             continue
-        metrics.LATENCY.labels(agent=service).observe(time.perf_counter() - started)
+        elapsed = time.perf_counter() - started
+        metrics.LATENCY.labels(agent=service).observe(elapsed)
+        metrics.BUSY.labels(agent=service).inc(elapsed)
 
 
 async def _each_batch(
@@ -152,7 +157,8 @@ async def _each_batch(
             if error is not None:
                 await dead_letters.send(event.message, error, service=service)
         elapsed = time.perf_counter() - started
-        for _ in batch:
+        metrics.BUSY.labels(agent=service).inc(elapsed)
+        for _ in batch:  # each event waited for its whole batch
             metrics.LATENCY.labels(agent=service).observe(elapsed)
 
 
@@ -165,14 +171,33 @@ def _focus(event: faust.EventT) -> None:
     _current_event.set(weakref.ref(event))
 
 
-async def _side_by_side(work: Callable, items: list) -> list:
-    """``work(item)`` for every item in threads at once; each result, or the error it raised.
+async def _side_by_side_by_key(
+    events: list[faust.EventT],
+    focus: Callable[[faust.EventT], None],
+    handle: Callable[[faust.EventT], Awaitable[None]],
+) -> list[BaseException | None]:
+    """Handle a batch's events side by side, each in a task of its own (its blocking work in
+    threads, so on every core); events of one key are handled one after the other, in order.
+    Each event's error, or None; a cancellation (the worker stopping) is raised."""
 
-    A cancellation (the worker stopping) is raised, never returned as one item's error.
-    """
-    results = await asyncio.gather(
-        *(asyncio.to_thread(work, item) for item in items), return_exceptions=True
-    )
+    async def step(event: faust.EventT, after: asyncio.Task | None) -> BaseException | None:
+        if after is not None:
+            await after  # never raises an event's error: steps return them
+        try:
+            focus(event)
+            await handle(event)
+        except Exception as exc:  # noqa: BLE001  (this event's failure only)
+            return exc
+        return None
+
+    steps: list[asyncio.Task] = []
+    latest: dict[object, asyncio.Task] = {}
+    for event in events:
+        key = event.message.key
+        task = asyncio.ensure_future(step(event, latest.get(key)))
+        latest[key] = task
+        steps.append(task)
+    results = await asyncio.gather(*steps, return_exceptions=True)
     for result in results:
         if isinstance(result, asyncio.CancelledError):
             raise result
@@ -258,10 +283,20 @@ def define_agents(
         metrics.EVENTS_OUT.labels(topic="tracks.features").inc()
         tables.tracks[track_id] = entry
 
+    def side_by_side(stream: faust.StreamT, source: str, service: str, handle) -> Awaitable[None]:
+        """Batches of tracks (``track_batch_size``), each track handled in a task of its own."""
+        return _each_batch(
+            stream, source=source, service=service, size=hub.settings.track_batch_size,
+            within_s=TRACK_BATCH_WAIT_S, dead_letters=dead_letters,
+            handle=lambda events, focus: _side_by_side_by_key(events, focus, handle),
+        )  # fmt: skip
+
     @app.agent(topics.track_registered, name="extract_features")
     async def extract_features(stream: faust.StreamT) -> None:
-        """tracks.registered -> audio from MinIO -> segment matrix into MinIO -> tracks.features."""
-        await loop(stream, "tracks.registered", "extract_features", extract)
+        """tracks.registered -> audio from MinIO -> segment matrix into MinIO -> tracks.features.
+
+        Tracks are taken in batches and analysed side by side, on every core."""
+        await side_by_side(stream, "tracks.registered", "extract_features", extract)
 
     async def label(event: faust.EventT) -> None:
         record = features_ready.decode(event.value)
@@ -304,8 +339,10 @@ def define_agents(
 
     @app.agent(topics.track_features, name="label_tracks")
     async def label_tracks(stream: faust.StreamT) -> None:
-        """tracks.features -> emotion (music model) -> tracks.classified (the emotion's partition)."""
-        await loop(stream, "tracks.features", "label_tracks", label)
+        """tracks.features -> emotion (music model) -> tracks.classified (the emotion's partition).
+
+        Tracks are taken in batches and labelled side by side, on every core."""
+        await side_by_side(stream, "tracks.features", "label_tracks", label)
 
     def labelled_event(
         record: dict, assignment: ThemeAssignment, version: str, *, relabel: bool

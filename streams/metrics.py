@@ -5,7 +5,7 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 __all__ = [
-    "REGISTRY", "EVENTS_IN", "EVENTS_OUT", "DEAD_LETTERS", "LATENCY", "BATCH_SIZE", "CONSUMER_LAG",
+    "REGISTRY", "EVENTS_IN", "EVENTS_OUT", "DEAD_LETTERS", "LATENCY", "BUSY", "BATCH_SIZE", "CONSUMER_LAG",
 ]  # fmt: skip
 
 REGISTRY = CollectorRegistry()
@@ -20,6 +20,11 @@ DEAD_LETTERS = Counter(
 LATENCY = Histogram(
     "moodstream_processing_seconds", "Time an agent spends on one event", ["agent"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10), registry=REGISTRY,
+)  # fmt: skip
+BUSY = Counter(
+    "moodstream_agent_busy_seconds",
+    "Wall seconds an agent spent handling events (a batch counts once, however many it holds)",
+    ["agent"], registry=REGISTRY,
 )  # fmt: skip
 BATCH_SIZE = Histogram(
     "moodstream_batch_events", "Events an agent took in one batch", ["agent"],

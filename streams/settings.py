@@ -148,6 +148,12 @@ class Settings:
     """How long the recommend agent waits for more clips to join a batch; an idle worker adds
     at most this to a clip's answer."""
 
+    track_batch_size: int = 1
+    """Most tracks the feature and labelling agents take at once, to analyse side by side, each
+    in a thread. One by default: on 2 cores TensorFlow's own threads already keep both busy
+    with one track, and 2 or 4 side by side gave no more audio-hours per hour but 0.5 GB more
+    memory (README, Throughput). More cores may differ; a 20-minute track decodes to ~100 MB."""
+
     listener_clip_limit: int = 10
     """Clips one listener may have answered within ``listener_clip_window_s`` seconds; more are
     refused undecoded (``ListenerBusyError``, dead-lettered; streams.admission)."""
@@ -231,6 +237,7 @@ class Settings:
             )
         for name, value in (
             ("MOODSTREAM_CLIP_BATCH_SIZE", self.clip_batch_size),
+            ("MOODSTREAM_TRACK_BATCH_SIZE", self.track_batch_size),
             ("MOODSTREAM_LISTENER_CLIP_LIMIT", self.listener_clip_limit),
             ("MOODSTREAM_LISTENER_CLIP_WINDOW_S", self.listener_clip_window_s),
             ("MOODSTREAM_LISTENER_AUDIO_LIMIT_S", self.listener_audio_limit_s),
@@ -306,6 +313,7 @@ class Settings:
             clip_batch_wait_ms=_env_float(
                 env, "MOODSTREAM_CLIP_BATCH_WAIT_MS", default.clip_batch_wait_ms
             ),
+            track_batch_size=_env_int(env, "MOODSTREAM_TRACK_BATCH_SIZE", default.track_batch_size),
             listener_clip_limit=_env_int(
                 env, "MOODSTREAM_LISTENER_CLIP_LIMIT", default.listener_clip_limit
             ),
@@ -346,6 +354,7 @@ class Settings:
             "MOODSTREAM_MIN_VOICE_CONFIDENCE": str(self.min_voice_confidence),
             "MOODSTREAM_CLIP_BATCH_SIZE": str(self.clip_batch_size),
             "MOODSTREAM_CLIP_BATCH_WAIT_MS": str(self.clip_batch_wait_ms),
+            "MOODSTREAM_TRACK_BATCH_SIZE": str(self.track_batch_size),
             "MOODSTREAM_LISTENER_CLIP_LIMIT": str(self.listener_clip_limit),
             "MOODSTREAM_LISTENER_CLIP_WINDOW_S": str(self.listener_clip_window_s),
             "MOODSTREAM_LISTENER_AUDIO_LIMIT_S": str(self.listener_audio_limit_s),

@@ -59,7 +59,7 @@ def _metric(worker: WorkerProcess, name: str) -> float:
 async def test_crawled_tracks_are_labelled_and_clips_follow_the_paper_s_flow(
     pipeline_settings, synthetic_speech_dir, tmp_path
 ) -> None:
-    settings = pipeline_settings
+    settings = pipeline_settings.replace(track_batch_size=4)  # the batched path, side by side
     music = tmp_path / "site"
     write_synthetic_music(music, tracks_per_substyle=2, seconds=9.0, seed=31)
     for extra in sorted(music.glob("*.flac"))[20:]:
@@ -98,6 +98,13 @@ async def test_crawled_tracks_are_labelled_and_clips_follow_the_paper_s_flow(
         assert {o.object_name.split("/")[-1] for o in stored} >= {
             f"{x['track_id']}.npy" for x in labels
         }
+        # Tracks went through in batches (20 crawled at once: fewer batches than tracks), and
+        # the busy counter the ingest bench reads has each stage's seconds.
+        for stage in ("extract_features", "label_tracks"):
+            batches = _metric(worker, f'moodstream_batch_events_count{{agent="{stage}"}}')
+            tracks = _metric(worker, f'moodstream_batch_events_sum{{agent="{stage}"}}')
+            assert 1 <= batches < tracks and tracks >= 20, (stage, batches, tracks)
+            assert _metric(worker, f'moodstream_agent_busy_seconds_total{{agent="{stage}"}}') > 0
         clip = sorted(synthetic_speech_dir.glob("*-sad-*.wav"))[0].read_bytes()
 
         status, first = _post(worker, "/api/clips?user_id=ann", clip)

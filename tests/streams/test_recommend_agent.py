@@ -164,7 +164,8 @@ async def test_a_corrupt_clip_in_a_batch_is_dead_lettered_and_its_batch_answered
         await agent.put(CLIP.encode(bad), key=b"cy")
         await agent.put(CLIP.encode(good[1]), key=b"bob")
         await until(lambda: len(answers) >= 2 and letters)
-    assert [a["request_id"] for a in answers] == [e["request_id"] for e in good]
+    # Two listeners: answered each once, in whichever order their reads finished.
+    assert sorted(a["request_id"] for a in answers) == sorted(e["request_id"] for e in good)
     (letter,) = letters
     assert letter["error_kind"] == "AudioDecodeError" and letter["service"] == "recommend"
 

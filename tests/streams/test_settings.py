@@ -27,9 +27,12 @@ def test_environment_overrides_and_round_trip() -> None:
         "MOODSTREAM_MIN_VOICE_CONFIDENCE": "0.6",
         "MOODSTREAM_CLIP_BATCH_SIZE": "32",
         "MOODSTREAM_LISTENER_CLIP_LIMIT": "4",
+        "MOODSTREAM_LISTENER_AUDIO_LIMIT_S": "45",
+        "MOODSTREAM_TRACK_BATCH_SIZE": "2",
     }
     settings = Settings.from_env(env)
     assert (settings.clip_batch_size, settings.listener_clip_limit) == (32, 4)
+    assert (settings.listener_audio_limit_s, settings.track_batch_size) == (45.0, 2)
     assert (settings.stack.kafka_host, settings.stack.kafka_port) == ("10.0.0.5", 19092)
     assert settings.partitions == 12 and settings.home == Path("/var/lib/moodstream")
     assert settings.min_voice_confidence == 0.6
@@ -62,6 +65,8 @@ def test_a_confidence_threshold_outside_0_to_1_is_refused() -> None:
         ("MOODSTREAM_CLIP_BATCH_WAIT_MS", "0"),
         ("MOODSTREAM_LISTENER_CLIP_LIMIT", "-1"),
         ("MOODSTREAM_LISTENER_CLIP_WINDOW_S", "0"),
+        ("MOODSTREAM_LISTENER_AUDIO_LIMIT_S", "0"),
+        ("MOODSTREAM_TRACK_BATCH_SIZE", "0"),
     ],
 )
 def test_batch_and_listener_bounds_that_cannot_work_are_refused(name: str, value: str) -> None:
