@@ -35,19 +35,45 @@ DEFAULT_SWEEP = (10.0, 20.0, 30.0, 40.0, 50.0, 60.0, 80.0, 100.0)
 SUSTAINABLE_P99_MS = 500.0
 
 
+def _worker_pids(pid: int) -> list[int]:
+    """The worker and its live child processes (its clip readers), from /proc."""
+    from pathlib import Path
+
+    pids = [pid]
+    for children in Path(f"/proc/{pid}/task").glob("*/children"):
+        try:
+            pids += [int(c) for c in children.read_text().split()]
+        except OSError:  # a thread ended meanwhile
+            continue
+    return pids
+
+
 def _cpu_seconds(pid: int) -> float:
+    """CPU seconds of the worker and its clip readers (utime + stime)."""
     import os
 
-    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
     ticks = os.sysconf("SC_CLK_TCK")
-    return (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
+    total = 0.0
+    for one in _worker_pids(pid):
+        try:
+            fields = open(f"/proc/{one}/stat").read().rsplit(")", 1)[1].split()
+        except OSError:  # a child that ended meanwhile
+            continue
+        total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
 
 
 def _rss_mb(pid: int) -> float:
-    for line in open(f"/proc/{pid}/status"):
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+    """Resident memory of the worker and its clip readers."""
+    total = 0
+    for one in _worker_pids(pid):
+        try:
+            for line in open(f"/proc/{one}/status"):
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except OSError:
+            continue
+    return total / 1024
 
 
 def _tracks_in_store(settings, limit: int, run_tag: str) -> list[dict]:

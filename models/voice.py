@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -33,8 +34,10 @@ from models.exceptions import (
 from models.feature_cache import file_sha256
 from models.features.voice import DEFAULT_VOICE_SPEC, analyse_clip, voice_inputs
 from models.splits import validation_mask
-from models.voice_model import VoiceModelConfig, build_voice_model
 from schemas.emotions import EMOTIONS
+
+if TYPE_CHECKING:  # TensorFlow loads only where a network is built: clip readers do without
+    from models.voice_model import VoiceModelConfig
 
 __all__ = [
     "MIN_CLIP_S",
@@ -49,6 +52,7 @@ __all__ = [
     "voice_temperature",
     "VoiceAnswer",
     "ClipReading",
+    "read_voice_clip",
     "VoiceEmotionClassifier",
     "FunctionalsVoiceClassifier",
     "load_voice_classifier",
@@ -171,6 +175,8 @@ def fit_voice_model(
     """Train one voice model; early stopping on held-out speakers. Return (model, history)."""
     import keras
 
+    from models.voice_model import build_voice_model
+
     keras.utils.set_random_seed(seed)
     y = keras.utils.to_categorical([EMOTIONS.index(e) for e in labels], len(EMOTIONS))
     val = validation_mask(np.asarray(groups), seed)
@@ -244,6 +250,28 @@ class ClipReading:
     functionals: np.ndarray | None
 
 
+def read_voice_clip(
+    audio: bytes | str | Path | np.ndarray, *, sr: int | None = None
+) -> ClipReading:
+    """Decode a clip (encoded bytes, a path, or samples with ``sr``) through the clip gate and
+    compute its features. Needs no model and touches no listener state, so clips can be read
+    side by side, in threads or in other processes.
+
+    Raises
+    ------
+    AudioDecodeError
+        Refused by the clip gate (:func:`decode_voice_clip`): empty, corrupt, too large,
+        sampled below 8 kHz, or outside 0.5-30 s.
+    """
+    from models.voice_candidates import clip_functionals
+
+    y = _clip_samples(audio, sr)
+    rate = DEFAULT_VOICE_SPEC.sr
+    activity, inputs = analyse_clip(y=y, sr=rate)
+    functionals = clip_functionals(inputs.hsf) if inputs is not None else None
+    return ClipReading(activity, y.size / rate, inputs, functionals)
+
+
 class _VoiceReader:
     """Decode, speech rule, features; subclasses turn the features into probabilities."""
 
@@ -253,22 +281,9 @@ class _VoiceReader:
         raise NotImplementedError
 
     def read(self, audio: bytes | str | Path | np.ndarray, *, sr: int | None = None) -> ClipReading:
-        """Decode a clip (encoded bytes, a path, or samples with ``sr``) and compute its
-        features: the listener-independent, CPU-heavy half of :meth:`classify`.
-
-        Raises
-        ------
-        AudioDecodeError
-            Refused by the clip gate (:func:`decode_voice_clip`): empty, corrupt, too large,
-            sampled below 8 kHz, or outside 0.5-30 s.
-        """
-        from models.voice_candidates import clip_functionals
-
-        y = _clip_samples(audio, sr)
-        rate = DEFAULT_VOICE_SPEC.sr
-        activity, inputs = analyse_clip(y=y, sr=rate)
-        functionals = clip_functionals(inputs.hsf) if inputs is not None else None
-        return ClipReading(activity, y.size / rate, inputs, functionals)
+        """:func:`read_voice_clip`: the listener-independent, CPU-heavy half of :meth:`classify`
+        (the same for every model: a worker may run it in another process)."""
+        return read_voice_clip(audio, sr=sr)
 
     def answer(self, reading: ClipReading, *, history: dict | None = None) -> VoiceAnswer:
         """The emotion of a read clip, against the listener's voice ``history`` (models that

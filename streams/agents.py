@@ -50,6 +50,7 @@ from models.voice import MAX_CLIP_BYTES, ClipReading, decode_voice_clip
 from schemas.codec import codec_for
 from streams import metrics
 from streams.admission import AdmittedClip, ListenerAdmission
+from streams.clip_readers import ClipReaders
 from streams.deadletter import DeadLetterPolicy
 from streams.events import check_clip_event, check_feedback_event
 from streams.limits import MAX_FEEDBACK_EVENT_BYTES, check_event_size
@@ -259,6 +260,7 @@ def define_agents(
         hub.settings.listener_clip_window_s,
         audio_limit_s=hub.settings.listener_audio_limit_s,
     )
+    readers = ClipReaders(hub.settings.clip_read_processes)
 
     async def extract(event: faust.EventT) -> None:
         record = track_discovered.decode(event.value)
@@ -495,11 +497,10 @@ def define_agents(
         """Decode, read and answer one clip of a batch, once ``after`` (the listener's previous
         clip of the batch) is done; the clip's error, or None."""
         try:
-            y = await asyncio.to_thread(decode_clip, clip)
+            reading = await read_clip_audio(clip)
             if unsettled is not None:
-                admission.settle(unsettled, y.size / DEFAULT_VOICE_SPEC.sr)
+                admission.settle(unsettled, reading.duration_s)
             voice = await hub.wait_for("voice")
-            reading = await asyncio.to_thread(voice.read, y, sr=DEFAULT_VOICE_SPEC.sr)
         except Exception as exc:  # noqa: BLE001  (this event's failure only)
             reading = exc
         if after is not None:
@@ -512,6 +513,18 @@ def define_agents(
         except Exception as exc:  # noqa: BLE001  (this event's failure only)
             return exc
         return None
+
+    async def read_clip_audio(clip: dict) -> ClipReading:
+        """The clip's reading: in the reader processes (streams.clip_readers), or with
+        ``clip_read_processes=0`` in threads through the voice model's own ``read``."""
+        if readers.processes == 0:
+            y = await asyncio.to_thread(decode_clip, clip)
+            voice = await hub.wait_for("voice")
+            return await asyncio.to_thread(voice.read, y, sr=DEFAULT_VOICE_SPEC.sr)
+        audio = clip["audio"]
+        if audio is None:
+            audio = await asyncio.to_thread(store.load_clip, clip["audio_key"])
+        return await readers.read(audio)
 
     async def answer_clip(clip: dict, reading: ClipReading, voice) -> None:
         user_id, request_id = clip["user_id"], clip["request_id"]
@@ -571,11 +584,15 @@ def define_agents(
         Clips are taken in batches (``clip_batch_size``, ``clip_batch_wait_ms``): their audio is
         read side by side on every core, and each is answered once read and once its
         listener's earlier clips are answered."""
-        await _each_batch(
-            stream, source="voice.clips", service="recommend",
-            size=hub.settings.clip_batch_size, within_s=hub.settings.clip_batch_wait_ms / 1000,
-            handle=answer_clips, dead_letters=dead_letters,
-        )  # fmt: skip
+        await readers.start()
+        try:
+            await _each_batch(
+                stream, source="voice.clips", service="recommend",
+                size=hub.settings.clip_batch_size, within_s=hub.settings.clip_batch_wait_ms / 1000,
+                handle=answer_clips, dead_letters=dead_letters,
+            )  # fmt: skip
+        finally:
+            readers.close()
 
     def read_feedback(value: bytes, key: bytes | None) -> dict:
         check_event_size("feedback", len(value), MAX_FEEDBACK_EVENT_BYTES)

@@ -14,6 +14,7 @@ __all__ = [
     "StateTooLargeError",
     "TrackAudioMissingError",
     "ListenerBusyError",
+    "ClipReaderCrashedError",
     "ConfigurationError",
 ]
 
@@ -47,6 +48,11 @@ class ListenerBusyError(StreamsError):
     """A listener sent more clips than a worker answers for one listener in a time window: the
     clip is refused undecoded (dead-lettered with its payload; send it again later), so one
     listener's burst cannot hold up everyone else's answers."""
+
+
+class ClipReaderCrashedError(StreamsError):
+    """The child process reading a voice clip died before it finished (streams.clip_readers):
+    the clip is dead-lettered with this reason, and the worker goes on with a fresh reader."""
 
 
 class ConfigurationError(StreamsError, ValueError):

@@ -148,6 +148,10 @@ class Settings:
     """How long the recommend agent waits for more clips to join a batch; an idle worker adds
     at most this to a clip's answer."""
 
+    clip_read_processes: int = 1
+    """Child processes that read voice clips (decode and features; streams.clip_readers), so
+    a worker uses a core beyond its event loop's; 0 reads them in the worker's threads."""
+
     track_batch_size: int = 1
     """Most tracks the feature and labelling agents take at once, to analyse side by side, each
     in a thread. One by default: on 2 cores TensorFlow's own threads already keep both busy
@@ -244,6 +248,11 @@ class Settings:
         ):
             if value <= 0:
                 raise ConfigurationError(f"{name}={value}: use a number above 0")
+        if self.clip_read_processes < 0:
+            raise ConfigurationError(
+                f"MOODSTREAM_CLIP_READ_PROCESSES={self.clip_read_processes}: use 0 (threads) "
+                "or more"
+            )
         if self.clip_batch_wait_ms <= 0:  # 0 would make Faust wait for a full batch
             raise ConfigurationError(
                 f"MOODSTREAM_CLIP_BATCH_WAIT_MS={self.clip_batch_wait_ms}: use a number above 0"
@@ -313,6 +322,9 @@ class Settings:
             clip_batch_wait_ms=_env_float(
                 env, "MOODSTREAM_CLIP_BATCH_WAIT_MS", default.clip_batch_wait_ms
             ),
+            clip_read_processes=_env_int(
+                env, "MOODSTREAM_CLIP_READ_PROCESSES", default.clip_read_processes
+            ),
             track_batch_size=_env_int(env, "MOODSTREAM_TRACK_BATCH_SIZE", default.track_batch_size),
             listener_clip_limit=_env_int(
                 env, "MOODSTREAM_LISTENER_CLIP_LIMIT", default.listener_clip_limit
@@ -354,6 +366,7 @@ class Settings:
             "MOODSTREAM_MIN_VOICE_CONFIDENCE": str(self.min_voice_confidence),
             "MOODSTREAM_CLIP_BATCH_SIZE": str(self.clip_batch_size),
             "MOODSTREAM_CLIP_BATCH_WAIT_MS": str(self.clip_batch_wait_ms),
+            "MOODSTREAM_CLIP_READ_PROCESSES": str(self.clip_read_processes),
             "MOODSTREAM_TRACK_BATCH_SIZE": str(self.track_batch_size),
             "MOODSTREAM_LISTENER_CLIP_LIMIT": str(self.listener_clip_limit),
             "MOODSTREAM_LISTENER_CLIP_WINDOW_S": str(self.listener_clip_window_s),

@@ -2,4 +2,5 @@
 
 from streams.cli import main
 
-main()
+if __name__ == "__main__":  # a spawned child (streams.clip_readers) imports this module too
+    main()

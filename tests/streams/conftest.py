@@ -15,7 +15,11 @@ from streams.settings import Settings
 @pytest.fixture()
 def test_app(tmp_path):
     """A finalised app whose tables live in memory; no Kafka is contacted."""
-    app = create_app(Settings(store="memory://", home=tmp_path, topic_prefix="unit"))
+    # Clips are read in threads: the tests' fake voice models read them (streams.clip_readers).
+    settings = Settings(
+        store="memory://", home=tmp_path, topic_prefix="unit", clip_read_processes=0
+    )
+    app = create_app(settings)
     app.finalize()
     app.flow_control.resume()
     return app

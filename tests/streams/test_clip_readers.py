@@ -1,0 +1,66 @@
+"""Voice clips read in child processes (issue 19, both cores): the same reading as in the
+worker's own process, the clip gate's errors as they are, and a dead child survived."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+
+import numpy as np
+import pytest
+import pytest_asyncio
+import soundfile as sf
+
+from models.exceptions import AudioDecodeError
+from models.voice import read_voice_clip
+from streams.clip_readers import ClipReaders
+from streams.exceptions import ClipReaderCrashedError
+from tests.models.synthetic_signals import harmonic_tone
+
+
+def _wav(seconds: float = 1.5) -> bytes:
+    buf = io.BytesIO()
+    sf.write(buf, harmonic_tone(180.0, sr=16_000, seconds=seconds), 16_000, format="WAV")
+    return buf.getvalue()
+
+
+@pytest_asyncio.fixture()
+async def readers():
+    pool = ClipReaders(processes=1)
+    await pool.start()
+    yield pool
+    pool.close()
+
+
+@pytest.mark.asyncio
+async def test_a_child_reads_a_clip_as_the_worker_would(readers) -> None:
+    audio = _wav()
+    here = read_voice_clip(audio)
+    there = await readers.read(audio)
+    assert there.duration_s == pytest.approx(here.duration_s)
+    assert there.activity.voiced_s == pytest.approx(here.activity.voiced_s)
+    assert here.functionals is not None  # the tone is voiced: the features were computed
+    np.testing.assert_allclose(there.functionals, here.functionals, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.asyncio
+async def test_the_clip_gate_s_refusal_comes_back_as_itself(readers) -> None:
+    with pytest.raises(AudioDecodeError, match="cannot decode"):
+        await readers.read(b"RIFF" + bytes(300))
+
+
+@pytest.mark.asyncio
+async def test_a_dead_child_fails_its_clip_and_the_next_clip_gets_a_fresh_reader(readers) -> None:
+    pool = readers._running_pool()
+    with pytest.raises(Exception):  # noqa: B017,PT011  (the child exits: the pool breaks)
+        await asyncio.get_running_loop().run_in_executor(pool, os._exit, 1)
+    with pytest.raises(ClipReaderCrashedError, match="died before it finished"):
+        await readers.read(_wav())
+    reading = await readers.read(_wav())  # a new pool, a new child
+    assert reading.duration_s == pytest.approx(1.5)
+
+
+def test_a_negative_pool_is_refused() -> None:
+    with pytest.raises(ValueError):
+        ClipReaders(processes=-1)
