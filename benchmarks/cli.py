@@ -116,11 +116,24 @@ def bench_catalog(sizes: str, as_json: bool) -> None:
     help="A .keras file (default: a fresh network of the method's shape).",
 )
 @click.option("--repeats", type=int, default=200, show_default=True)
+@click.option(
+    "--ingest-profile",
+    is_flag=True,
+    help="Instead: where one 30 s track's labelling CPU goes (segment features, musicnn).",
+)
 @_json_option
-def bench_music(model_path: str | None, repeats: int, as_json: bool) -> None:
+def bench_music(model_path: str | None, repeats: int, ingest_profile: bool, as_json: bool) -> None:
     """Serving latency (4-minute track, one core) and batched throughput of the music model."""
-    from benchmarks.music_model import format_report, run_music_bench
+    from benchmarks.music_model import (
+        format_ingest_profile,
+        format_report,
+        run_ingest_profile,
+        run_music_bench,
+    )
 
+    if ingest_profile:
+        _print(run_ingest_profile(), format_ingest_profile, as_json)
+        return
     report = run_music_bench(model_path=Path(model_path) if model_path else None, repeats=repeats)
     _print(report, format_report, as_json)
 

@@ -18,7 +18,7 @@ import numpy as np
 from models.inference import MusicEmotionClassifier  # first: quiets TensorFlow's C++ logging
 from models.music_model import METHOD_MSE, build_music_model
 
-__all__ = ["run_music_bench", "format_report"]
+__all__ = ["run_music_bench", "format_report", "run_ingest_profile", "format_ingest_profile"]
 
 #: A 4-minute track has 80 segments of 3 s.
 TRACK_SEGMENTS = 80
@@ -85,6 +85,89 @@ def run_music_bench(
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "cpu": os.cpu_count(),
     }
+
+
+def _median_ms(work, repeats: int = 3) -> float:
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        work()
+        times.append(1000 * (time.perf_counter() - t0))
+    return round(float(np.median(times)), 1)
+
+
+def run_ingest_profile(
+    *,
+    track_s: float = 30.0,
+    patch_counts: tuple[int, ...] = (1, 4, 16),
+    repeats: int = 3,
+    seed: int = 0,
+) -> dict:
+    """Where one track's labelling CPU goes, stage by stage, on one thread: the segment
+    features, the musicnn log-mel and each musicnn model (ms per 3 s patch, by patches per
+    call, for each of ``patch_counts``). Each figure is the median of ``repeats`` runs. The
+    track is seeded noise; costs do not depend on the content."""
+    import librosa
+    import tensorflow as tf
+
+    from models.features.music import DEFAULT_SPEC, segment_features
+    from models.music_embedding import MAX_PATCHES
+    from models.musicnn import MUSICNN_MODELS, MUSICNN_SR, Musicnn, musicnn_log_mel, musicnn_patches
+
+    tf.config.threading.set_intra_op_parallelism_threads(1)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+    y = np.random.default_rng(seed).normal(size=int(track_s * DEFAULT_SPEC.sr)).astype(np.float32)
+    y *= np.float32(0.1)
+    stages = {
+        "segment_features_ms": _median_ms(
+            lambda: segment_features(y=y, sr=DEFAULT_SPEC.sr), repeats
+        )
+    }
+    y16 = librosa.resample(y, orig_sr=DEFAULT_SPEC.sr, target_sr=MUSICNN_SR)
+    stages["resample_16k_ms"] = _median_ms(
+        lambda: librosa.resample(y, orig_sr=DEFAULT_SPEC.sr, target_sr=MUSICNN_SR), repeats
+    )
+    stages["musicnn_log_mel_ms"] = _median_ms(lambda: musicnn_log_mel(y16), repeats)
+    patches = musicnn_patches(musicnn_log_mel(y16), max_patches=MAX_PATCHES)
+    per_patch: dict[str, dict[str, float]] = {}
+    for name in MUSICNN_MODELS:
+        network = Musicnn(name)
+        network(patches)  # traces
+        stages[f"{name}_ms"] = _median_ms(lambda network=network: network(patches), repeats)
+        per_patch[name] = {}
+        for n in patch_counts:
+            batch = np.repeat(patches[:1], n, axis=0)
+            network(batch)
+            per_patch[name][str(n)] = round(
+                _median_ms(lambda b=batch, network=network: network(b), repeats) / n, 1
+            )
+    total_s = sum(stages.values()) / 1000
+    return {
+        "track_s": track_s,
+        "patches": int(patches.shape[0]),
+        "threads": 1,
+        "stages_ms": stages,
+        "musicnn_ms_per_patch_by_patches_per_call": per_patch,
+        "total_ms": round(1000 * total_s, 1),
+        "ceiling_audio_hours_per_cpu_hour": round(track_s / total_s, 1),
+    }
+
+
+def format_ingest_profile(report: dict) -> str:
+    """A human-readable summary of :func:`run_ingest_profile`."""
+    lines = [
+        f"labelling one {report['track_s']:g} s track ({report['patches']} musicnn patches), "
+        "one thread:",
+        *(f"  {stage.removesuffix('_ms')}: {ms} ms" for stage, ms in report["stages_ms"].items()),
+        f"  total {report['total_ms']} ms: at most {report['ceiling_audio_hours_per_cpu_hour']} "
+        "audio-hours per CPU-hour for tracks of this length (decoding, Kafka, MinIO not included)",
+    ]
+    for name, by_n in report["musicnn_ms_per_patch_by_patches_per_call"].items():
+        lines.append(
+            f"  {name} ms per patch by patches per call: "
+            + ", ".join(f"{n}: {ms}" for n, ms in by_n.items())
+        )
+    return "\n".join(lines)
 
 
 def format_report(report: dict) -> str:

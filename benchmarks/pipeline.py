@@ -324,7 +324,9 @@ def format_report(report: dict) -> str:
             f"burst of {b['clips']} x 29 s clips from one listener ({b['answered']} answered, "
             f"the rest refused): steady listeners p50 {without['latency_ms']['p50']} -> "
             f"{with_['latency_ms']['p50']} ms, p99 {without['latency_ms']['p99']} -> "
-            f"{with_['latency_ms']['p99']} ms"
+            f"{with_['latency_ms']['p99']} ms (p99 {b['p99_ms_same_partition']} "
+            f"ms for the {b['steady_clips_same_partition']} clips on the burst's partition "
+            f"({b['partition']}), {b['p99_ms_other_partitions']} ms on the others)"
         )
     if "sweep" in report:
         lines.append(

@@ -59,3 +59,21 @@ def test_the_report_prints_the_capacity_table_and_the_sustainable_rate() -> None
     assert len(table) == 4 and table[0].startswith("rate/s")  # the header and a row per rate
     assert table[-1].split("|")[0].strip() == "100" and table[-1].endswith("no")
     assert "sustainable: 80 clips/s" in text
+
+
+def test_a_burst_s_partition_is_told_apart_as_kafka_python_places_keys() -> None:
+    from kafka.partitioner import murmur2
+
+    from benchmarks.clip_load import _by_burst_partition
+
+    partitions = [0, 1, 2, 3]
+    burst = (murmur2(b"burst") & 0x7FFFFFFF) % 4
+    users = [f"listener-{i}" for i in range(40)]
+    same = {u for u in users if (murmur2(u.encode()) & 0x7FFFFFFF) % 4 == burst}
+    assert 0 < len(same) < len(users)
+    requests = [(u, f"r{i}") for i, u in enumerate(users)]
+    latency = {r: (300.0 if u in same else 20.0) for u, r in requests}
+    split = _by_burst_partition(requests, latency, partitions)
+    assert split["partition"] == burst
+    assert split["steady_clips_same_partition"] == len(same)
+    assert (split["p99_ms_same_partition"], split["p99_ms_other_partitions"]) == (300.0, 20.0)
