@@ -31,6 +31,11 @@ Environment variables (all optional; the defaults are the local stack of ``deplo
 ``MOODSTREAM_CLIP_BATCH_WAIT_MS``  how long it waits for more clips to join a batch (default 5)
 ``MOODSTREAM_LISTENER_CLIP_LIMIT`` / ``MOODSTREAM_LISTENER_CLIP_WINDOW_S``  clips one
                                 listener may have answered per window (default 10 per 10 s)
+``MOODSTREAM_LISTENER_AUDIO_LIMIT_S``  seconds of audio one listener may have answered per
+                                window (default 60)
+``MOODSTREAM_CLIP_READ_PROCESSES``  child processes that read clips (default 1; 0: threads)
+``MOODSTREAM_TRACK_BATCH_SIZE``  tracks the feature and label agents handle side by side
+                                (default 1)
 ``MOODSTREAM_PARTITIONS``       partitions of the topics the app creates
 ``MOODSTREAM_STORE``            Faust table store URL (``rocksdb://`` or ``memory://``)
 ``MOODSTREAM_API_TOKEN``        bearer token required by the HTTP API when set
