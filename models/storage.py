@@ -25,6 +25,9 @@ class ObjectStore:
     secret_key: str = field(repr=False)
     secure: bool = False
     """Whether to speak TLS."""
+    region: str = "us-east-1"
+    """The store's region (MinIO's default): known up front, the client never asks for it, and
+    signs URLs without a request."""
 
 
 def minio_client(store: ObjectStore) -> Minio:
@@ -36,4 +39,5 @@ def minio_client(store: ObjectStore) -> Minio:
         access_key=store.access_key,
         secret_key=store.secret_key,
         secure=store.secure,
+        region=store.region,
     )

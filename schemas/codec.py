@@ -34,6 +34,7 @@ from schemas.exceptions import SerializationError, UnknownSchemaError
 
 __all__ = [
     "AVRO_DIR",
+    "HISTORY_DIR",
     "SINGLE_OBJECT_MAGIC",
     "EventSchema",
     "SchemaStore",
@@ -43,6 +44,8 @@ __all__ = [
 ]
 
 AVRO_DIR = Path(__file__).resolve().parent / "avro"
+#: Under a schema folder: earlier versions that readers must still understand.
+HISTORY_DIR = "history"
 SINGLE_OBJECT_MAGIC = b"\xc3\x01"
 _HEADER_LEN = len(SINGLE_OBJECT_MAGIC) + 8
 
@@ -82,7 +85,8 @@ class SchemaStore:
     """Every schema version this process can read, by full name and by fingerprint.
 
     The store starts with the ``.avsc`` files of a folder (named types referenced across files
-    are resolved by fastavro from ``<namespace>.<Name>.avsc`` beside them). Older or newer
+    are resolved by fastavro from ``<namespace>.<Name>.avsc`` beside them), and the earlier
+    versions kept in its ``history`` folder (readers only). Older or newer
     versions a reader should still understand are added with :meth:`register`; the latest
     registered version of a name is the one writers use.
     """
@@ -97,6 +101,18 @@ class SchemaStore:
                 except (SchemaParseException, ValueError, OSError) as exc:
                     raise SerializationError(f"schema file {path} does not parse: {exc}") from exc
                 self._add(EventSchema.from_parsed(parsed))
+            for path in sorted((Path(directory) / HISTORY_DIR).glob("*.avsc")):
+                self._add_history(path)
+
+    def _add_history(self, path: Path) -> None:
+        """An earlier version, ``<name>.<fingerprint hex>.avsc``, standalone (its named types
+        inlined as they were): readers still resolve events written with it."""
+        version = self.register(path.read_text(), latest=False)
+        stated = path.stem.rsplit(".", 1)[-1]
+        if version.fingerprint.hex() != stated:
+            raise SerializationError(
+                f"{path} names fingerprint {stated} but its schema's is {version.fingerprint.hex()}"
+            )
 
     def _add(self, schema: EventSchema) -> EventSchema:
         self._latest[schema.name] = schema

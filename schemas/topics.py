@@ -19,6 +19,8 @@ TOPIC_NAMES: dict[str, str] = {
     "voice_clips": "voice.clips",
     "recommendations": "recommendations",
     "feedback": "feedback",
+    "voice_clips_by_user": "voice.clips.by-user",
+    "feedback_by_user": "feedback.by-user",
     "dead_letters": "deadletters",
 }
 

@@ -53,7 +53,7 @@ from streams.admission import AdmittedClip, ListenerAdmission
 from streams.clip_readers import ClipReaders
 from streams.deadletter import DeadLetterPolicy
 from streams.events import check_clip_event, check_feedback_event
-from streams.limits import MAX_FEEDBACK_EVENT_BYTES, check_event_size
+from streams.limits import MAX_FEEDBACK_EVENT_BYTES, check_event_size, check_id
 from streams.model_hub import ModelHub
 from streams.pipeline_io import PipelineStore
 from streams.recommendation import (
@@ -66,6 +66,7 @@ from streams.recommendation import (
     uncertain_reason,
 )
 from streams.registration import registration_for
+from streams.routing import partition_for_user
 from streams.tables import Tables, check_bounded, put_bounded
 from streams.theme_owner import ThemeOwner, emotion_partition
 from streams.topics import Topics
@@ -557,6 +558,13 @@ def define_agents(
                         "object_key": card["object_key"],
                     }
                 )
+        if playlist:  # playable without the store's credentials
+            urls, expires_at = await asyncio.to_thread(
+                store.playable_urls, [entry["object_key"] for entry in playlist]
+            )
+            for entry, url in zip(playlist, urls, strict=True):
+                entry["audio_url"] = url
+                entry["audio_url_expires_at"] = expires_at
         out = {
             "request_id": request_id,
             "user_id": user_id,
@@ -577,7 +585,40 @@ def define_agents(
         metrics.EVENTS_OUT.labels(topic="recommendations").inc()
         tables.sessions[user_id] = new_session
 
-    @app.agent(topics.voice_clips, name="recommend")
+    def router(target: faust.TopicT, codec, what: str, limit: int):
+        """Forward an event, bytes unchanged, to ``target`` on its user's partition."""
+
+        async def route(event: faust.EventT) -> None:
+            check_event_size(what, len(event.value), limit)
+            user_id = codec.decode(event.value)["user_id"]
+            check_id("user_id", user_id)
+            await target.send(
+                key=user_id.encode(),
+                value=event.value,
+                partition=partition_for_user(user_id, hub.settings.partitions),
+            )
+
+        return route
+
+    route_clip = router(
+        topics.voice_clips_by_user, clip_submitted, "voice clip",
+        MAX_CLIP_BYTES + MAX_FEEDBACK_EVENT_BYTES,
+    )  # fmt: skip
+    route_one_feedback = router(
+        topics.feedback_by_user, user_feedback, "feedback", MAX_FEEDBACK_EVENT_BYTES
+    )
+
+    @app.agent(topics.voice_clips, name="route_clips")
+    async def route_clips(stream: faust.StreamT) -> None:
+        """voice.clips (any partitioner) -> voice.clips.by-user, on the listener's partition."""
+        await loop(stream, "voice.clips", "route_clips", route_clip)
+
+    @app.agent(topics.feedback, name="route_feedback")
+    async def route_feedback(stream: faust.StreamT) -> None:
+        """feedback (any partitioner) -> feedback.by-user, on the listener's partition."""
+        await loop(stream, "feedback", "route_feedback", route_one_feedback)
+
+    @app.agent(topics.voice_clips_by_user, name="recommend")
     async def recommend_agent(stream: faust.StreamT) -> None:
         """voice.clips -> voice emotion -> the paper's flow over the user's session -> recommendations.
 
@@ -587,7 +628,7 @@ def define_agents(
         await readers.start()
         try:
             await _each_batch(
-                stream, source="voice.clips", service="recommend",
+                stream, source="voice.clips.by-user", service="recommend",
                 size=hub.settings.clip_batch_size, within_s=hub.settings.clip_batch_wait_ms / 1000,
                 handle=answer_clips, dead_letters=dead_letters,
             )  # fmt: skip
@@ -619,14 +660,17 @@ def define_agents(
         )
         put_bounded(tables.sessions, user_id, new_session)
 
-    @app.agent(topics.feedback, name="learn_feedback")
+    @app.agent(topics.feedback_by_user, name="learn_feedback")
     async def learn_feedback(stream: faust.StreamT) -> None:
-        """feedback -> the user's session: picks teach the preferred theme, abandon clears it."""
-        await loop(stream, "feedback", "learn_feedback", learn)
+        """feedback.by-user -> the user's session: picks teach the preferred theme, abandon
+        clears it."""
+        await loop(stream, "feedback.by-user", "learn_feedback", learn)
 
     agents.update(
         extract_features=extract_features,
         label_tracks=label_tracks,
+        route_clips=route_clips,
+        route_feedback=route_feedback,
         recommend=recommend_agent,
         learn_feedback=learn_feedback,
     )

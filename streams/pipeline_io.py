@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import time
 
 import numpy as np
 from minio.error import S3Error
@@ -129,9 +130,18 @@ class PipelineStore:
             )
         return data
 
-    def presigned_audio_url(self, object_key: str) -> str:
+    def playable_urls(self, object_keys: list[str]) -> tuple[list[str], int]:
+        """A URL per track audio object that plays it without the store's credentials (a
+        presigned GET, which also serves HTTP Range requests), and when they expire
+        (milliseconds since the epoch): ``audio_url_ttl_s`` from now.
+
+        Signing is local (HMAC); the client asks the store for the bucket's region once."""
         from datetime import timedelta
 
-        return self.client.presigned_get_object(
-            self.settings.bucket_audio, object_key, expires=timedelta(hours=1)
-        )
+        ttl = timedelta(seconds=self.settings.audio_url_ttl_s)
+        expires_at = int((time.time() + self.settings.audio_url_ttl_s) * 1000)
+        urls = [
+            self.client.presigned_get_object(self.settings.bucket_audio, key, expires=ttl)
+            for key in object_keys
+        ]
+        return urls, expires_at

@@ -17,6 +17,7 @@ Environment variables (all optional; the defaults are the local stack of ``deplo
 ``MOODSTREAM_S3_CONSOLE_PORT``  MinIO console port of the local server
 ``MOODSTREAM_S3_ACCESS_KEY`` / ``MOODSTREAM_S3_SECRET_KEY``  credentials
 ``MOODSTREAM_S3_SECURE``        ``1`` to use TLS
+``MOODSTREAM_S3_REGION``        the store's region (default us-east-1, MinIO's)
 ``MOODSTREAM_TOPIC_PREFIX``     prefix of every topic name (isolates deployments and tests)
 ``MOODSTREAM_APP_ID``           Faust application id (consumer group, changelog names)
 ``MOODSTREAM_BUCKET_AUDIO``     bucket of crawled audio (also ``_FEATURES``, ``_MODELS``, ``_CLIPS``)
@@ -33,6 +34,7 @@ Environment variables (all optional; the defaults are the local stack of ``deplo
                                 listener may have answered per window (default 10 per 10 s)
 ``MOODSTREAM_LISTENER_AUDIO_LIMIT_S``  seconds of audio one listener may have answered per
                                 window (default 60)
+``MOODSTREAM_AUDIO_URL_TTL_S``   how long a recommended track's audio URL plays (default 3600)
 ``MOODSTREAM_CLIP_READ_PROCESSES``  child processes that read clips (default 1; 0: threads)
 ``MOODSTREAM_TRACK_BATCH_SIZE``  tracks the feature and label agents handle side by side
                                 (default 1)
@@ -109,6 +111,7 @@ class Settings:
     s3_access_key: str = LOCAL_DEV_ACCESS_KEY
     s3_secret_key: str = field(default=LOCAL_DEV_SECRET_KEY, repr=False)
     s3_secure: bool = False
+    s3_region: str = "us-east-1"
 
     bucket_audio: str = "audio"
     """Crawled audio, content-addressed, versioned (the paper's backup copy)."""
@@ -152,6 +155,9 @@ class Settings:
     clip_batch_wait_ms: float = 5.0
     """How long the recommend agent waits for more clips to join a batch; an idle worker adds
     at most this to a clip's answer."""
+
+    audio_url_ttl_s: float = 3600.0
+    """How long the audio URL of a recommended track plays (a presigned GET on the store)."""
 
     clip_read_processes: int = 1
     """Child processes that read voice clips (decode and features; streams.clip_readers), so
@@ -198,6 +204,7 @@ class Settings:
             access_key=self.s3_access_key,
             secret_key=self.s3_secret_key,
             secure=self.s3_secure,
+            region=self.s3_region,
         )
 
     @property
@@ -250,6 +257,7 @@ class Settings:
             ("MOODSTREAM_LISTENER_CLIP_LIMIT", self.listener_clip_limit),
             ("MOODSTREAM_LISTENER_CLIP_WINDOW_S", self.listener_clip_window_s),
             ("MOODSTREAM_LISTENER_AUDIO_LIMIT_S", self.listener_audio_limit_s),
+            ("MOODSTREAM_AUDIO_URL_TTL_S", self.audio_url_ttl_s),
         ):
             if value <= 0:
                 raise ConfigurationError(f"{name}={value}: use a number above 0")
@@ -303,6 +311,7 @@ class Settings:
             s3_access_key=env.get("MOODSTREAM_S3_ACCESS_KEY", default.s3_access_key),
             s3_secret_key=env.get("MOODSTREAM_S3_SECRET_KEY", default.s3_secret_key),
             s3_secure=env.get("MOODSTREAM_S3_SECURE", "0") in ("1", "true", "yes"),
+            s3_region=env.get("MOODSTREAM_S3_REGION", default.s3_region),
             bucket_audio=env.get("MOODSTREAM_BUCKET_AUDIO", default.bucket_audio),
             bucket_features=env.get("MOODSTREAM_BUCKET_FEATURES", default.bucket_features),
             bucket_models=env.get("MOODSTREAM_BUCKET_MODELS", default.bucket_models),
@@ -327,6 +336,7 @@ class Settings:
             clip_batch_wait_ms=_env_float(
                 env, "MOODSTREAM_CLIP_BATCH_WAIT_MS", default.clip_batch_wait_ms
             ),
+            audio_url_ttl_s=_env_float(env, "MOODSTREAM_AUDIO_URL_TTL_S", default.audio_url_ttl_s),
             clip_read_processes=_env_int(
                 env, "MOODSTREAM_CLIP_READ_PROCESSES", default.clip_read_processes
             ),
@@ -357,6 +367,7 @@ class Settings:
             "MOODSTREAM_S3_ACCESS_KEY": self.s3_access_key,
             "MOODSTREAM_S3_SECRET_KEY": self.s3_secret_key,
             "MOODSTREAM_S3_SECURE": "1" if self.s3_secure else "0",
+            "MOODSTREAM_S3_REGION": self.s3_region,
             "MOODSTREAM_BUCKET_AUDIO": self.bucket_audio,
             "MOODSTREAM_BUCKET_FEATURES": self.bucket_features,
             "MOODSTREAM_BUCKET_MODELS": self.bucket_models,
@@ -371,6 +382,7 @@ class Settings:
             "MOODSTREAM_MIN_VOICE_CONFIDENCE": str(self.min_voice_confidence),
             "MOODSTREAM_CLIP_BATCH_SIZE": str(self.clip_batch_size),
             "MOODSTREAM_CLIP_BATCH_WAIT_MS": str(self.clip_batch_wait_ms),
+            "MOODSTREAM_AUDIO_URL_TTL_S": str(self.audio_url_ttl_s),
             "MOODSTREAM_CLIP_READ_PROCESSES": str(self.clip_read_processes),
             "MOODSTREAM_TRACK_BATCH_SIZE": str(self.track_batch_size),
             "MOODSTREAM_LISTENER_CLIP_LIMIT": str(self.listener_clip_limit),

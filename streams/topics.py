@@ -40,6 +40,10 @@ class Topics:
     """Answers, keyed by user: Recommendation."""
     feedback: faust.TopicT
     """Picks and abandons: UserFeedback."""
+    voice_clips_by_user: faust.TopicT
+    """voice.clips re-keyed by user onto the session's partition (streams.routing)."""
+    feedback_by_user: faust.TopicT
+    """feedback re-keyed by user onto the session's partition (streams.routing)."""
     dead_letters: faust.TopicT
     """Events no agent could process, with the reason: DeadLetter."""
 

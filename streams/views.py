@@ -371,13 +371,7 @@ def define_views(app: faust.App, tables: Tables) -> None:
                         {"error": "no answer in time", "request_id": event["request_id"]},
                         status=504,
                     )
-            store = components.store
-            for entry in answer["playlist"]:
-                if store is not None:
-                    entry["audio_url"] = await asyncio.to_thread(
-                        store.presigned_audio_url, entry["object_key"]
-                    )
-            return self.json(answer)
+            return self.json(answer)  # each playlist entry carries its audio_url
 
     @app.page("/api/feedback")
     class FeedbackView(_ApiView):

@@ -33,6 +33,7 @@ COMMANDS: dict[str, str] = {
     "site": "streams.cli.ingest:site",
     "submit": "streams.cli.ingest:submit",
     "synth": "streams.cli.synth:synth",
+    "schemas": "streams.cli.schemas:schemas_group",
     "demo": "streams.cli.demo:demo",
     "bench": "benchmarks.cli:bench",
 }

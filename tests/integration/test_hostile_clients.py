@@ -103,12 +103,14 @@ def _post_head(path: str, length: int | None, content_type: str = "audio/wav") -
 
 
 def _letters(worker, source: str, count: int, timeout_s: float = 60.0) -> list[dict]:
+    """Dead letters of events sent to ``source``: refused by its router, or after routing by
+    the agent that reads the ``.by-user`` copy (streams.routing)."""
     settings = worker.settings
-    topic = settings.topic(source)
+    topics = {settings.topic(source), settings.topic(f"{source}.by-user")}
 
     def mine(messages) -> list[dict]:
         decoded = [LETTER.decode(m.value) for m in messages]
-        return [d for d in decoded if d["source_topic"] == topic]
+        return [d for d in decoded if d["source_topic"] in topics]
 
     messages = consume(
         settings, settings.topic("deadletters"), until=lambda m: len(mine(m)) >= count,
@@ -316,16 +318,14 @@ def test_feedback_floods_are_refused_and_the_loop_stays_responsive(worker) -> No
         huge = feedback_event("flood", "PICK", [f"track-{i:08d}" for i in range(1_000_000)])
         for event in (flood, huge, feedback_event("flood", "ABANDON")):
             prod.send(settings.topic("feedback"), key=b"flood", value=FEEDBACK.encode(event))
-        prod.send(settings.topic("feedback"), key=b"someone-else",
-                  value=FEEDBACK.encode(feedback_event("flood", "ABANDON")))  # fmt: skip
         prod.flush()
-        letters = _letters(worker, "feedback", 3)
+        letters = _letters(worker, "feedback", 2)
     finally:
         stop.set()
         poller.join()
         prod.close()
     kinds = sorted(d["error_kind"] for d in letters)
-    assert kinds == ["InvalidEventError", "InvalidEventError", "KeyMismatchError"], letters
+    assert kinds == ["InvalidEventError", "InvalidEventError"], letters
     assert all(
         "refused undecoded" in d["message"]
         for d in letters

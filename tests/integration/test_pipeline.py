@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
+import subprocess
+import sys
+import time
 import urllib.request
+import uuid
 
 import numpy as np
 import pytest
@@ -19,12 +24,17 @@ from models.registry import ModelRegistry
 from models.storage import minio_client
 from schemas.codec import codec_for
 from streams.client import MoodstreamClient
+from streams.events import clip_event
+from streams.routing import partition_for_user
 from streams.worker_process import WorkerProcess
 from tests.crawler.test_crawl_integration import PROFILES
+from tests.integration.interop_clients import java_client_command, librdkafka_partition
 from tests.integration.kafka_helpers import consume, producer, wait_for
 from tests.schemas.samples import SAMPLE_EVENTS
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+CLIP_CODEC = codec_for("VoiceClipSubmitted")
 
 
 def _post(
@@ -55,22 +65,29 @@ def _metric(worker: WorkerProcess, name: str) -> float:
     return 0.0
 
 
-@pytest.mark.asyncio
-async def test_crawled_tracks_are_labelled_and_clips_follow_the_paper_s_flow(
-    pipeline_settings, synthetic_speech_dir, tmp_path
-) -> None:
+@pytest.fixture(scope="module")
+def labelled_worker(pipeline_settings, tmp_path_factory):
+    """A worker whose catalog holds 20 crawled tracks, labelled by the promoted champion; the
+    flow test and the interop tests below share it."""
     settings = pipeline_settings.replace(track_batch_size=4)  # the batched path, side by side
+    tmp_path = tmp_path_factory.mktemp("pipeline")
     music = tmp_path / "site"
     write_synthetic_music(music, tracks_per_substyle=2, seconds=9.0, seed=31)
     for extra in sorted(music.glob("*.flac"))[20:]:
         extra.unlink()  # 20 tracks
     worker = WorkerProcess(settings, tmp_path).start()
-    site = MusicSite(music)
-    port = await site.start()
     try:
-        profile = load_profile(PROFILES / "alpha.toml").on_host(f"127.0.0.1:{port}")
-        counters = await Crawler(profile, settings.crawl_target).run()
-        assert counters.new == 20
+
+        async def crawl() -> int:
+            site = MusicSite(music)
+            port = await site.start()
+            try:
+                profile = load_profile(PROFILES / "alpha.toml").on_host(f"127.0.0.1:{port}")
+                return (await Crawler(profile, settings.crawl_target).run()).new
+            finally:
+                await site.stop()
+
+        assert asyncio.run(crawl()) == 20
 
         def labelled() -> int:
             total = 0
@@ -80,152 +97,273 @@ async def test_crawled_tracks_are_labelled_and_clips_follow_the_paper_s_flow(
             return total == 20
 
         wait_for(labelled, 240, "all 20 tracks labelled")
-        # The champion labelled them: the promoted embedding model, calibrated probabilities,
-        # each track's musicnn embedding stored beside its segment matrix.
-        promoted = ModelRegistry(settings.object_store, settings.bucket_models).promoted_version(
-            "music"
-        )
-        events = consume(
-            settings, settings.topic("tracks.labelled"), until=lambda m: len(m) >= 20,
-            timeout_s=30,
-        )  # fmt: skip
-        labels = [codec_for("TrackLabelled").decode(m.value) for m in events]
-        assert {label["music_model_version"] for label in labels} == {promoted}
-        assert all(abs(sum(x["emotion_probabilities"].values()) - 1) < 1e-4 for x in labels)
-        stored = minio_client(settings.object_store).list_objects(
-            settings.bucket_features, prefix=f"{EMBEDDING_VERSION}/"
-        )
-        assert {o.object_name.split("/")[-1] for o in stored} >= {
-            f"{x['track_id']}.npy" for x in labels
-        }
-        # Tracks went through in batches (20 crawled at once: fewer batches than tracks), and
-        # the busy counter the ingest bench reads has each stage's seconds.
-        for stage in ("extract_features", "label_tracks"):
-            batches = _metric(worker, f'moodstream_batch_events_count{{agent="{stage}"}}')
-            tracks = _metric(worker, f'moodstream_batch_events_sum{{agent="{stage}"}}')
-            assert 1 <= batches < tracks and tracks >= 20, (stage, batches, tracks)
-            assert _metric(worker, f'moodstream_agent_busy_seconds_total{{agent="{stage}"}}') > 0
-        clip = sorted(synthetic_speech_dir.glob("*-sad-*.wav"))[0].read_bytes()
-
-        status, first = _post(worker, "/api/clips?user_id=ann", clip)
-        assert status == 200, first
-        emotion = first["emotion"]
-        catalog = worker.get(f"/api/catalog/{emotion}")["themes"]
-        assert first["step"] == "FIRST_OCCURRENCE"
-        confidence = max(first["emotion_probabilities"].values())
-        assert first["emotion_probabilities"][emotion] == confidence
-        assert first["emotion_uncertain"] == (confidence < settings.min_voice_confidence)
-        assert first["reason"].startswith("your mood is uncertain") == first["emotion_uncertain"]
-        assert sorted(p["theme_id"] for p in first["playlist"]) == sorted(
-            int(t) for t, v in catalog.items() if v
-        )
-        assert all(p["audio_url"].startswith("http://127.0.0.1") for p in first["playlist"])
-
-        picked = first["playlist"][0]
-        status, _ = _post(worker, "/api/feedback", json.dumps(
-            {"user_id": "ann", "action": "PICK", "track_ids": [picked["track_id"]]}).encode(), "application/json")  # fmt: skip
-        assert status == 202
-        wait_for(lambda: worker.get("/api/users/ann/session", status=404).get("emotions", {}).get(emotion, {}).get("preferred_theme") is not None, 30, "the pick")  # fmt: skip
-        status, second = _post(worker, "/api/clips?user_id=ann", clip)
-        assert second["step"] == "PREFERRED_THEME" and second["theme_id"] == picked["theme_id"]
-        assert second["playlist"] and all(
-            p["theme_id"] == picked["theme_id"] for p in second["playlist"]
-        )
-
-        _post(
-            worker,
-            "/api/feedback",
-            json.dumps({"user_id": "ann", "action": "ABANDON"}).encode(),
-            "application/json",
-        )
-        wait_for(
-            lambda: worker.get("/api/users/ann/session", status=404).get("emotions") == {},
-            30,
-            "the abandon",
-        )
-        status, third = _post(worker, "/api/clips?user_id=ann", clip)
-        assert third["step"] == "FIRST_OCCURRENCE"
-        # ABANDON cleared the moods, not the voice history the listener-normalised model reads.
-        wait_for(
-            lambda: worker.get("/api/users/ann/session")["voice_clips"] == 3, 30, "3 voice clips"
-        )
-
-        # A duplicated event (same request id, sent twice to Kafka) gets one answer.
-        with MoodstreamClient(settings) as client:
-            client.submit_clip("bob", clip, request_id="dup-1")
-            client.submit_clip("bob", clip, request_id="dup-1")
-            assert client.wait_for_recommendation("dup-1")["request_id"] == "dup-1"
-        answers = consume(
-            settings, settings.topic("recommendations"), until=lambda m: False, timeout_s=4
-        )
-        assert (
-            sum(
-                codec_for("Recommendation").decode(m.value)["request_id"] == "dup-1"
-                for m in answers
-            )
-            == 1
-        )
-
-        # 32 clips of four listeners, interleaved, sent within 0.2 s: read in batches, answered
-        # once each, each listener's answers in the order of its clips (one partition).
-        before = _metric(worker, 'moodstream_batch_events_count{agent="recommend"}')
-        load = run_clip_load(settings, clip, rate=160, seconds=0.2, listeners=4, drain_s=30)
-        assert load.answered == load.sent == 32
-        answers = consume(
-            settings, settings.topic("recommendations"), until=lambda m: False, timeout_s=4
-        )
-        by_listener: dict[str, list[str]] = {}
-        for message in answers:
-            answer = codec_for("Recommendation").decode(message.value)
-            if answer["user_id"].startswith("listener-"):
-                by_listener.setdefault(answer["user_id"], []).append(answer["request_id"])
-        assert by_listener == {
-            user: [r for u, r in load.requests if u == user] for user, _ in load.requests
-        }
-        batches = _metric(worker, 'moodstream_batch_events_count{agent="recommend"}') - before
-        assert batches < 32, "the clips were read one at a time"
-
-        # Bad input over HTTP: clear 4xx answers, nothing sent.
-        assert _post(worker, "/api/clips?user_id=ann", b"not audio")[0] == 400
-        assert _post(worker, "/api/clips", clip)[0] == 400
-
-        # Garbage on every input topic: dead letters, and the worker carries on.
-        prod = producer(settings)
-        inputs = (
-            "tracks.discovered",
-            "tracks.registered",
-            "tracks.features",
-            "voice.clips",
-            "feedback",
-        )
-        for short in inputs:
-            prod.send(settings.topic(short), key=b"junk", value=b"\x00garbage")
-        # A well-formed features event whose audio was never stored: the champion reads audio.
-        buf = io.BytesIO()
-        np.save(buf, np.zeros((4, 62), np.float32))
-        minio_client(settings.object_store).put_object(
-            settings.bucket_features, "orphan.npy", io.BytesIO(buf.getvalue()), buf.tell()
-        )
-        orphan = {**SAMPLE_EVENTS["TrackFeaturesReady"], "track_id": "orphan",
-                  "features_key": "orphan.npy", "object_key": "nowhere/orphan.flac"}  # fmt: skip
-        prod.send(
-            settings.topic("tracks.features"), key=b"orphan",
-            value=codec_for("TrackFeaturesReady").encode(orphan),
-        )  # fmt: skip
-        prod.flush()
-        letters = consume(
-            settings,
-            settings.topic("deadletters"),
-            until=lambda m: len(m) >= len(inputs) + 1,
-            timeout_s=60,
-        )
-        decoded = [codec_for("DeadLetter").decode(m.value) for m in letters]
-        assert {d["source_topic"] for d in decoded} >= {settings.topic(s) for s in inputs}
-        (missing,) = [d for d in decoded if d["error_kind"] == "TrackAudioMissingError"]
-        assert "nowhere/orphan.flac" in missing["message"] and missing["key"] == b"orphan"
-        status, after = _post(worker, "/api/clips?user_id=cy", clip)
-        assert status == 200 and after["step"] == "FIRST_OCCURRENCE"
-        assert 'moodstream_dead_letters_total{kind="SerializationError"}' in _metrics(worker)
+        yield settings, worker
     finally:
-        await site.stop()
         worker.stop()
+
+
+def test_crawled_tracks_are_labelled_and_clips_follow_the_paper_s_flow(
+    labelled_worker, synthetic_speech_dir
+) -> None:
+    settings, worker = labelled_worker
+    # The champion labelled them: the promoted embedding model, calibrated probabilities,
+    # each track's musicnn embedding stored beside its segment matrix.
+    promoted = ModelRegistry(settings.object_store, settings.bucket_models).promoted_version(
+        "music"
+    )
+    events = consume(
+        settings, settings.topic("tracks.labelled"), until=lambda m: len(m) >= 20,
+        timeout_s=30,
+    )  # fmt: skip
+    labels = [codec_for("TrackLabelled").decode(m.value) for m in events]
+    assert {label["music_model_version"] for label in labels} == {promoted}
+    assert all(abs(sum(x["emotion_probabilities"].values()) - 1) < 1e-4 for x in labels)
+    stored = minio_client(settings.object_store).list_objects(
+        settings.bucket_features, prefix=f"{EMBEDDING_VERSION}/"
+    )
+    assert {o.object_name.split("/")[-1] for o in stored} >= {
+        f"{x['track_id']}.npy" for x in labels
+    }
+    # Tracks went through in batches (20 crawled at once: fewer batches than tracks), and
+    # the busy counter the ingest bench reads has each stage's seconds.
+    for stage in ("extract_features", "label_tracks"):
+        batches = _metric(worker, f'moodstream_batch_events_count{{agent="{stage}"}}')
+        tracks = _metric(worker, f'moodstream_batch_events_sum{{agent="{stage}"}}')
+        assert 1 <= batches < tracks and tracks >= 20, (stage, batches, tracks)
+        assert _metric(worker, f'moodstream_agent_busy_seconds_total{{agent="{stage}"}}') > 0
+    clip = sorted(synthetic_speech_dir.glob("*-sad-*.wav"))[0].read_bytes()
+
+    status, first = _post(worker, "/api/clips?user_id=ann", clip)
+    assert status == 200, first
+    emotion = first["emotion"]
+    catalog = worker.get(f"/api/catalog/{emotion}")["themes"]
+    assert first["step"] == "FIRST_OCCURRENCE"
+    confidence = max(first["emotion_probabilities"].values())
+    assert first["emotion_probabilities"][emotion] == confidence
+    assert first["emotion_uncertain"] == (confidence < settings.min_voice_confidence)
+    assert first["reason"].startswith("your mood is uncertain") == first["emotion_uncertain"]
+    assert sorted(p["theme_id"] for p in first["playlist"]) == sorted(
+        int(t) for t, v in catalog.items() if v
+    )
+    assert all(p["audio_url"].startswith("http://127.0.0.1") for p in first["playlist"])
+
+    picked = first["playlist"][0]
+    status, _ = _post(worker, "/api/feedback", json.dumps(
+        {"user_id": "ann", "action": "PICK", "track_ids": [picked["track_id"]]}).encode(), "application/json")  # fmt: skip
+    assert status == 202
+    wait_for(lambda: worker.get("/api/users/ann/session", status=404).get("emotions", {}).get(emotion, {}).get("preferred_theme") is not None, 30, "the pick")  # fmt: skip
+    status, second = _post(worker, "/api/clips?user_id=ann", clip)
+    assert second["step"] == "PREFERRED_THEME" and second["theme_id"] == picked["theme_id"]
+    assert second["playlist"] and all(
+        p["theme_id"] == picked["theme_id"] for p in second["playlist"]
+    )
+
+    _post(
+        worker,
+        "/api/feedback",
+        json.dumps({"user_id": "ann", "action": "ABANDON"}).encode(),
+        "application/json",
+    )
+    wait_for(
+        lambda: worker.get("/api/users/ann/session", status=404).get("emotions") == {},
+        30,
+        "the abandon",
+    )
+    status, third = _post(worker, "/api/clips?user_id=ann", clip)
+    assert third["step"] == "FIRST_OCCURRENCE"
+    # ABANDON cleared the moods, not the voice history the listener-normalised model reads.
+    wait_for(lambda: worker.get("/api/users/ann/session")["voice_clips"] == 3, 30, "3 voice clips")
+
+    # A duplicated event (same request id, sent twice to Kafka) gets one answer.
+    with MoodstreamClient(settings) as client:
+        client.submit_clip("bob", clip, request_id="dup-1")
+        client.submit_clip("bob", clip, request_id="dup-1")
+        assert client.wait_for_recommendation("dup-1")["request_id"] == "dup-1"
+    answers = consume(
+        settings, settings.topic("recommendations"), until=lambda m: False, timeout_s=4
+    )
+    assert (
+        sum(codec_for("Recommendation").decode(m.value)["request_id"] == "dup-1" for m in answers)
+        == 1
+    )
+
+    # 32 clips of four listeners, interleaved, sent within 0.2 s: read in batches, answered
+    # once each, each listener's answers in the order of its clips (one partition).
+    before = _metric(worker, 'moodstream_batch_events_count{agent="recommend"}')
+    load = run_clip_load(settings, clip, rate=160, seconds=0.2, listeners=4, drain_s=30)
+    assert load.answered == load.sent == 32
+    answers = consume(
+        settings, settings.topic("recommendations"), until=lambda m: False, timeout_s=4
+    )
+    by_listener: dict[str, list[str]] = {}
+    for message in answers:
+        answer = codec_for("Recommendation").decode(message.value)
+        if answer["user_id"].startswith("listener-"):
+            by_listener.setdefault(answer["user_id"], []).append(answer["request_id"])
+    assert by_listener == {
+        user: [r for u, r in load.requests if u == user] for user, _ in load.requests
+    }
+    batches = _metric(worker, 'moodstream_batch_events_count{agent="recommend"}') - before
+    assert batches < 32, "the clips were read one at a time"
+
+    # Bad input over HTTP: clear 4xx answers, nothing sent.
+    assert _post(worker, "/api/clips?user_id=ann", b"not audio")[0] == 400
+    assert _post(worker, "/api/clips", clip)[0] == 400
+
+    # Garbage on every input topic: dead letters, and the worker carries on.
+    prod = producer(settings)
+    inputs = (
+        "tracks.discovered",
+        "tracks.registered",
+        "tracks.features",
+        "voice.clips",
+        "feedback",
+    )
+    for short in inputs:
+        prod.send(settings.topic(short), key=b"junk", value=b"\x00garbage")
+    # A well-formed features event whose audio was never stored: the champion reads audio.
+    buf = io.BytesIO()
+    np.save(buf, np.zeros((4, 62), np.float32))
+    minio_client(settings.object_store).put_object(
+        settings.bucket_features, "orphan.npy", io.BytesIO(buf.getvalue()), buf.tell()
+    )
+    orphan = {**SAMPLE_EVENTS["TrackFeaturesReady"], "track_id": "orphan",
+              "features_key": "orphan.npy", "object_key": "nowhere/orphan.flac"}  # fmt: skip
+    prod.send(
+        settings.topic("tracks.features"), key=b"orphan",
+        value=codec_for("TrackFeaturesReady").encode(orphan),
+    )  # fmt: skip
+    prod.flush()
+    letters = consume(
+        settings,
+        settings.topic("deadletters"),
+        until=lambda m: len(m) >= len(inputs) + 1,
+        timeout_s=60,
+    )
+    decoded = [codec_for("DeadLetter").decode(m.value) for m in letters]
+    assert {d["source_topic"] for d in decoded} >= {settings.topic(s) for s in inputs}
+    (missing,) = [d for d in decoded if d["error_kind"] == "TrackAudioMissingError"]
+    assert "nowhere/orphan.flac" in missing["message"] and missing["key"] == b"orphan"
+    status, after = _post(worker, "/api/clips?user_id=cy", clip)
+    assert status == 200 and after["step"] == "FIRST_OCCURRENCE"
+    assert 'moodstream_dead_letters_total{kind="SerializationError"}' in _metrics(worker)
+
+
+def _play(url: str) -> tuple[int, bytes, str]:
+    """GET the first KiB of ``url`` with no credentials, as a player would."""
+    request = urllib.request.Request(url, headers={"Range": "bytes=0-1023"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return response.status, response.read(), response.headers.get("Content-Range", "")
+
+
+def test_a_java_client_written_from_the_contract_is_answered_plays_and_picks(
+    labelled_worker, synthetic_speech_dir, tmp_path
+) -> None:
+    """Issue 20: a Java producer and consumer (kafka-clients + Avro's single-object encoding,
+    no moodstream code) against the exported contract."""
+    settings, worker = labelled_worker
+    contract = tmp_path / "contract"
+    subprocess.run(
+        [sys.executable, "-m", "streams.cli", "schemas", "export", str(contract)], check=True
+    )
+    command = java_client_command(settings.cache, tmp_path / "classes")
+    clip = sorted(synthetic_speech_dir.glob("*-sad-*.wav"))[1]
+    run = subprocess.run(
+        [*command, settings.kafka_bootstrap, settings.topic_prefix, str(contract), "java-ann",
+         str(clip)],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    results = {}
+    for line in run.stdout.splitlines():
+        if line.startswith("RESULT "):
+            result = json.loads(line.removeprefix("RESULT "))
+            results[result["what"]] = result
+    first, played, picked, after = (results[k] for k in ("first", "played", "picked", "after_pick"))
+    assert first["step"] == "FIRST_OCCURRENCE" and first["track_ids"]
+    # Played through the URL the answer carried: a partial answer to the Range request.
+    assert played["track_id"] == first["track_ids"][0]
+    assert played["status"] == 206 and played["bytes"] == 1024
+    assert played["content_range"].startswith("bytes 0-1023/")
+    assert int(played["content_range"].rsplit("/", 1)[1]) > 1024  # a part of the whole track
+    assert 0 < played["url_valid_for_ms"] <= settings.audio_url_ttl_s * 1000
+    # The pick shaped a later answer: the picked track's theme, and only it.
+    assert after["step"] == "PREFERRED_THEME" and after["theme_id"] == picked["theme_id"]
+    assert set(after["track_themes"]) == {picked["theme_id"]}
+    assert worker.get("/api/users/java-ann/session")["voice_clips"] >= 2
+
+
+def test_a_librdkafka_producer_and_kafka_python_feedback_share_one_session(
+    labelled_worker, synthetic_speech_dir
+) -> None:
+    """Issue 20: clips through librdkafka's default partitioner (CRC32), feedback through
+    kafka-python's (murmur2) and one clip on a partition named by hand, for one listener: one
+    session, and the paper's steps in order."""
+    from confluent_kafka import Consumer, Producer, TopicPartition
+
+    settings, worker = labelled_worker
+    n = settings.partitions
+    # A listener the two partitioners place apart, so that the test means something.
+    user = next(
+        u for u in (f"rdk-{i}" for i in range(100))
+        if librdkafka_partition(u.encode(), n) != partition_for_user(u, n)
+    )  # fmt: skip
+    clip = sorted(synthetic_speech_dir.glob("*-sad-*.wav"))[2].read_bytes()
+    clips, answers_topic = settings.topic("voice.clips"), settings.topic("recommendations")
+    rdk = Producer({"bootstrap.servers": settings.kafka_bootstrap, "message.max.bytes": 16 * 2**20})
+    consumer = Consumer(
+        {"bootstrap.servers": settings.kafka_bootstrap, "group.id": f"interop-{user}",
+         "enable.auto.commit": False}
+    )  # fmt: skip
+    ends = [
+        TopicPartition(answers_topic, p, consumer.get_watermark_offsets(TopicPartition(answers_topic, p))[1])
+        for p in range(n)
+    ]  # fmt: skip
+    consumer.assign(ends)
+
+    def ask(send) -> dict:
+        request_id = f"rdk-{uuid.uuid4().hex}"
+        send(CLIP_CODEC.encode(clip_event(user, audio=clip, request_id=request_id)))
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            message = consumer.poll(0.2)
+            if message is None or message.error():
+                continue
+            answer = codec_for("Recommendation").decode(message.value())
+            if answer["request_id"] == request_id:
+                return answer
+        raise AssertionError(f"no answer to {request_id}")
+
+    def by_librdkafka(value: bytes) -> None:
+        rdk.produce(clips, key=user.encode(), value=value)
+        rdk.flush(10)
+
+    try:
+        first = ask(by_librdkafka)
+        assert first["step"] == "FIRST_OCCURRENCE" and first["playlist"]
+        status, body, content_range = _play(first["playlist"][0]["audio_url"])
+        assert status == 206 and len(body) == 1024 and content_range.startswith("bytes 0-1023/")
+        # The pick goes through kafka-python (murmur2): another partition than the clips'.
+        picked = first["playlist"][0]
+        with MoodstreamClient(settings) as client:
+            client.send_feedback(user, "PICK", [picked["track_id"]])
+        wait_for(
+            lambda: worker.get(f"/api/users/{user}/session", status=404)
+            .get("emotions", {}).get(first["emotion"], {}).get("preferred_theme") is not None,
+            30, "the pick in the listener's one session",
+        )  # fmt: skip
+        second = ask(by_librdkafka)
+        assert second["step"] == "PREFERRED_THEME" and second["theme_id"] == picked["theme_id"]
+        # A clip on a partition named by hand, neither partitioner's: the same session still.
+        wrong = next(p for p in range(n) if p not in (librdkafka_partition(user.encode(), n), partition_for_user(user, n)))  # fmt: skip
+        prod = producer(settings)
+
+        def by_hand(value: bytes) -> None:
+            prod.send(clips, key=user.encode(), value=value, partition=wrong).get(10)
+
+        third = ask(by_hand)
+        assert third["step"] == "PREFERRED_THEME" and third["theme_id"] == picked["theme_id"]
+        session = worker.get(f"/api/users/{user}/session")
+        assert session["voice_clips"] == 3  # one session saw all three clips
+    finally:
+        consumer.close()

@@ -83,6 +83,8 @@ SAMPLE_EVENTS: dict[str, dict] = {
                 "theme_id": 3,
                 "metadata": _META,
                 "object_key": "tracks/ab/abcdef.ogg",
+                "audio_url": "http://127.0.0.1:9000/moodstream-audio/tracks/ab/abcdef.ogg?X-Amz-Signature=0",
+                "audio_url_expires_at": 1_764_003_602_100,
             }
         ],
         "voice_model_version": "voice-20261125-1",

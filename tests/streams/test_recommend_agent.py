@@ -126,6 +126,18 @@ async def test_interleaved_listeners_keep_their_order_and_each_request_is_answer
     # listener, the histories seen were 0, 1, 2, 3, 4 clips long.
     assert sorted(voice.histories) == sorted(list(range(5)) * len(listeners))
     assert voice.most_at_once >= 2, "clips were not read side by side"
+    # Each track comes with a URL that plays it without the store's credentials, signed here
+    # (no request to the store) and good for audio_url_ttl_s.
+    settings = test_app.moodstream.settings
+    entries = [entry for answer in answers for entry in answer["playlist"]]
+    assert entries
+    for entry in entries:
+        assert entry["audio_url"].startswith(
+            f"http://{settings.s3_endpoint}/{settings.bucket_audio}/{entry['object_key']}?"
+        )
+        assert "X-Amz-Signature=" in entry["audio_url"]
+        ttl_ms = entry["audio_url_expires_at"] - time.time() * 1000
+        assert 0.9 * settings.audio_url_ttl_s * 1000 < ttl_ms <= settings.audio_url_ttl_s * 1000
 
 
 @pytest.mark.asyncio
