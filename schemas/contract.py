@@ -40,7 +40,7 @@ class TopicContract:
 CONTRACT: tuple[TopicContract, ...] = (
     TopicContract(
         "voice.clips", "user id (UTF-8)", "io.moodstream.events.VoiceClipSubmitted",
-        "client services; the HTTP API", "the worker (route_clips)", True,
+        "client services; the HTTP API", "the worker (recommend)", True,
     ),
     TopicContract(
         "feedback", "user id (UTF-8)", "io.moodstream.events.UserFeedback",
@@ -60,7 +60,7 @@ CONTRACT: tuple[TopicContract, ...] = (
     ),
     TopicContract(
         "voice.clips.by-user", "user id (UTF-8), on the session's partition",
-        "io.moodstream.events.VoiceClipSubmitted", "the worker (route_clips)",
+        "io.moodstream.events.VoiceClipSubmitted", "the worker (recommend: misplaced clips)",
         "the worker (recommend)", False,
     ),
     TopicContract(

@@ -116,7 +116,7 @@ async def _each_event(
 async def _each_batch(
     stream: faust.StreamT,
     *,
-    source: str,
+    source: str | Callable[[faust.EventT], str],
     service: str,
     size: int,
     within_s: float,
@@ -129,7 +129,8 @@ async def _each_batch(
     """The batch form of :func:`_each_event`: take up to ``size`` waiting events (waiting at
     most ``within_s`` for more), hand them to ``handle`` at once, dead-letter each event whose
     entry in the returned list is an error. Events are acknowledged only after their batch is
-    handled; the hole guard checks each event as :func:`_each_event` does.
+    handled; the hole guard checks each event as :func:`_each_event` does. ``source`` names the
+    events' topic in the metrics (a function of the event, for an agent that reads two).
 
     ``handle`` gets the batch and ``focus``: it calls ``focus(event)`` before it writes a table
     for that event. Faust files a table write under the partition of the stream's current
@@ -144,7 +145,9 @@ async def _each_batch(
             message = event.message
             if in_order is not None and not await in_order(message.tp, message.offset):
                 continue  # records before it were skipped; it comes again after them
-            metrics.EVENTS_IN.labels(topic=source).inc()
+            metrics.EVENTS_IN.labels(
+                topic=source if isinstance(source, str) else source(event)
+            ).inc()
             batch.append(event)
         if not batch:
             continue
@@ -454,9 +457,10 @@ def define_agents(
     async def answer_clips(
         events: list[faust.EventT], focus: Callable[[faust.EventT], None]
     ) -> list[BaseException | None]:
-        """Answer a batch of clips: admit them (undecoded), then decode and read each in a
-        thread of its own, and answer each as soon as it is read and its listener's earlier
-        clips of the batch are answered. One listener's clips (one partition, in offset order)
+        """Answer a batch of clips: forward those of ``voice.clips`` that are not on their
+        listener's partition (streams.routing), admit the others (undecoded audio), then read
+        each in a reader process, and answer each as soon as it is read and its listener's
+        earlier clips of the batch are answered. One listener's clips (one partition, in offset order)
         keep their order and each sees the session its predecessor left; a short clip is not
         held back behind a long clip of another listener. The clip gate refuses without a
         model; the model is awaited only for what passed it."""
@@ -465,7 +469,14 @@ def define_agents(
         before: dict[str, asyncio.Task] = {}  # each listener's latest clip in this batch
         for i, event in enumerate(events):
             try:
-                clip = read_clip(event.value, event.message.key)
+                if event.message.topic == public_clips:
+                    record = placed_clip(event.message)
+                    if record is None:  # to its listener's partition, to be answered there
+                        await route_clip(event)
+                        continue
+                    clip = check_clip_event(record, event.message.key)
+                else:
+                    clip = read_clip(event.value, event.message.key)
                 if already_handled(tables.sessions.get(clip["user_id"]), clip["request_id"]):
                     logger.info("request %s already answered; skipped", clip["request_id"])
                     continue
@@ -585,10 +596,13 @@ def define_agents(
         metrics.EVENTS_OUT.labels(topic="recommendations").inc()
         tables.sessions[user_id] = new_session
 
-    def router(target: faust.TopicT, codec, what: str, limit: int):
-        """Forward an event, bytes unchanged, to ``target`` on its user's partition."""
+    def router(target: faust.TopicT, codec, what: str, limit: int, *, answered_in_place=None):
+        """Forward an event, bytes unchanged, to ``target`` on its user's partition; unless
+        ``answered_in_place(message)`` says it is handled where it is."""
 
         async def route(event: faust.EventT) -> None:
+            if answered_in_place is not None and answered_in_place(event.message) is not None:
+                return
             check_event_size(what, len(event.value), limit)
             user_id = codec.decode(event.value)["user_id"]
             check_id("user_id", user_id)
@@ -600,27 +614,46 @@ def define_agents(
 
         return route
 
-    route_clip = router(
-        topics.voice_clips_by_user, clip_submitted, "voice clip",
-        MAX_CLIP_BYTES + MAX_FEEDBACK_EVENT_BYTES,
-    )  # fmt: skip
+    public_clips = topics.voice_clips.get_topic_name()
+    clip_event_limit = MAX_CLIP_BYTES + MAX_FEEDBACK_EVENT_BYTES
+
+    def placed_clip(message) -> dict | None:
+        """The decoded clip when ``message``, on ``voice.clips``, is already where its
+        listener's session is (keyed by the user id, on :func:`partition_for_user`'s
+        partition): the recommend agent answers it there. None for any other event: the agent
+        forwards it to ``voice.clips.by-user``, or dead-letters it if it is bad."""
+        if len(message.value) > clip_event_limit:
+            return None
+        try:
+            record = clip_submitted.decode(message.value)
+            user_id = check_id("user_id", record.get("user_id"))
+        except Exception:  # noqa: BLE001  (routing it dead-letters it, with the reason)
+            return None
+        placed = message.key == user_id.encode() and message.partition == partition_for_user(
+            user_id, hub.settings.partitions
+        )
+        return record if placed else None
+
+    route_clip = router(topics.voice_clips_by_user, clip_submitted, "voice clip", clip_event_limit)
     route_one_feedback = router(
         topics.feedback_by_user, user_feedback, "feedback", MAX_FEEDBACK_EVENT_BYTES
     )
-
-    @app.agent(topics.voice_clips, name="route_clips")
-    async def route_clips(stream: faust.StreamT) -> None:
-        """voice.clips (any partitioner) -> voice.clips.by-user, on the listener's partition."""
-        await loop(stream, "voice.clips", "route_clips", route_clip)
 
     @app.agent(topics.feedback, name="route_feedback")
     async def route_feedback(stream: faust.StreamT) -> None:
         """feedback (any partitioner) -> feedback.by-user, on the listener's partition."""
         await loop(stream, "feedback", "route_feedback", route_one_feedback)
 
-    @app.agent(topics.voice_clips_by_user, name="recommend")
+    clips_in = app.topic(
+        public_clips, topics.voice_clips_by_user.get_topic_name(),
+        key_serializer="raw", value_serializer="raw",
+    )  # fmt: skip
+
+    @app.agent(clips_in, name="recommend")
     async def recommend_agent(stream: faust.StreamT) -> None:
-        """voice.clips -> voice emotion -> the paper's flow over the user's session -> recommendations.
+        """voice.clips (those already on their listener's partition) and voice.clips.by-user
+        (the others, routed) -> voice emotion -> the paper's flow over the user's session ->
+        recommendations.
 
         Clips are taken in batches (``clip_batch_size``, ``clip_batch_wait_ms``): their audio is
         read side by side on every core, and each is answered once read and once its
@@ -628,7 +661,8 @@ def define_agents(
         await readers.start()
         try:
             await _each_batch(
-                stream, source="voice.clips.by-user", service="recommend",
+                stream, service="recommend",
+                source=lambda e: "voice.clips (in place)" if e.message.topic == public_clips else "voice.clips.by-user",
                 size=hub.settings.clip_batch_size, within_s=hub.settings.clip_batch_wait_ms / 1000,
                 handle=answer_clips, dead_letters=dead_letters,
             )  # fmt: skip
@@ -669,7 +703,6 @@ def define_agents(
     agents.update(
         extract_features=extract_features,
         label_tracks=label_tracks,
-        route_clips=route_clips,
         route_feedback=route_feedback,
         recommend=recommend_agent,
         learn_feedback=learn_feedback,

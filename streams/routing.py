@@ -7,13 +7,13 @@ Node, confluent-kafka) with CRC32 by default, and any producer may name a partit
 without a key. A listener's clips and feedback could then land where the session is not, or
 split one listener's state in two.
 
-So the public input topics (``voice.clips``, ``feedback``) are read by routing agents that
-forward each event, bytes unchanged, to an internal topic (``voice.clips.by-user``,
-``feedback.by-user``) keyed by the user id in the event and on the partition
-:func:`partition_for_user` names (murmur2, as Faust's own producer and table routing place a
-key). The recommend and feedback agents read only the internal topics. One listener's events
-keep the order they had in their source partition; clips and feedback are two topics, and
-their relative order was never a guarantee.
+So every listener's session lives on :func:`partition_for_user`'s partition (murmur2, as
+Faust's own producer and table routing place a key). The recommend agent answers a clip that is
+keyed by its user id and already on that partition of ``voice.clips`` where it is; it forwards
+any other clip, bytes unchanged, to ``voice.clips.by-user`` on that partition, and answers it
+from there. Feedback always goes through ``feedback.by-user`` (the ``route_feedback`` agent).
+One listener's events keep the order one producer gave them in one partition; clips and
+feedback are two topics, and their relative order was never a guarantee.
 """
 
 from __future__ import annotations
