@@ -458,11 +458,11 @@ def define_agents(
         events: list[faust.EventT], focus: Callable[[faust.EventT], None]
     ) -> list[BaseException | None]:
         """Answer a batch of clips: forward those of ``voice.clips`` that are not on their
-        listener's partition (streams.routing), admit the others (undecoded audio), then read
+        listener's partition (streams.routing), admit the others (their audio undecoded), read
         each in a reader process, and answer each as soon as it is read and its listener's
-        earlier clips of the batch are answered. One listener's clips (one partition, in offset order)
-        keep their order and each sees the session its predecessor left; a short clip is not
-        held back behind a long clip of another listener. The clip gate refuses without a
+        earlier clips of the batch are answered. One listener's clips (one partition, in offset
+        order) keep their order and each sees the session its predecessor left; a short clip is
+        not held back behind a long clip of another listener. The clip gate refuses without a
         model; the model is awaited only for what passed it."""
         failures: list[BaseException | None] = [None] * len(events)
         steps = []
@@ -596,13 +596,10 @@ def define_agents(
         metrics.EVENTS_OUT.labels(topic="recommendations").inc()
         tables.sessions[user_id] = new_session
 
-    def router(target: faust.TopicT, codec, what: str, limit: int, *, answered_in_place=None):
-        """Forward an event, bytes unchanged, to ``target`` on its user's partition; unless
-        ``answered_in_place(message)`` says it is handled where it is."""
+    def router(target: faust.TopicT, codec, what: str, limit: int):
+        """Forward an event, bytes unchanged, to ``target`` on its user's partition."""
 
         async def route(event: faust.EventT) -> None:
-            if answered_in_place is not None and answered_in_place(event.message) is not None:
-                return
             check_event_size(what, len(event.value), limit)
             user_id = codec.decode(event.value)["user_id"]
             check_id("user_id", user_id)
@@ -662,7 +659,7 @@ def define_agents(
         try:
             await _each_batch(
                 stream, service="recommend",
-                source=lambda e: "voice.clips (in place)" if e.message.topic == public_clips else "voice.clips.by-user",
+                source=lambda e: "voice.clips" if e.message.topic == public_clips else "voice.clips.by-user",
                 size=hub.settings.clip_batch_size, within_s=hub.settings.clip_batch_wait_ms / 1000,
                 handle=answer_clips, dead_letters=dead_letters,
             )  # fmt: skip

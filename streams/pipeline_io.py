@@ -135,7 +135,7 @@ class PipelineStore:
         presigned GET, which also serves HTTP Range requests), and when they expire
         (milliseconds since the epoch): ``audio_url_ttl_s`` from now.
 
-        Signing is local (HMAC); the client asks the store for the bucket's region once."""
+        Signing is local (HMAC, with the configured region): no request to the store."""
         from datetime import timedelta
 
         ttl = timedelta(seconds=self.settings.audio_url_ttl_s)
