@@ -87,8 +87,16 @@ def create_app(
 
     @app.timer(interval=HOLE_CHECK_INTERVAL_S)
     async def rewind_silent_holes() -> None:
-        """Partitions whose records Faust dropped without a later event (streams.consumer)."""
-        await app.consumer.rewind_silent_holes(idle_s=HOLE_CHECK_INTERVAL_S * 2)
+        """Partitions whose records Faust dropped without a later event (streams.consumer).
+
+        A failed check is logged and tried again at the next tick: an exception out of a Faust
+        timer stops the whole worker (it did, once, on a partition revoked mid-check)."""
+        try:
+            await app.consumer.rewind_silent_holes(idle_s=HOLE_CHECK_INTERVAL_S * 2)
+        except Exception:  # noqa: BLE001  (never let a periodic check take the worker down)
+            logger.exception(
+                "the silent-hole check failed; it runs again in %g s", HOLE_CHECK_INTERVAL_S
+            )
 
     limit_idle_connections(app, settings.web_idle_timeout_s)
     topics = declare_topics(app, settings)

@@ -21,6 +21,7 @@ import time
 from collections.abc import Mapping, Set
 
 import faust
+from aiokafka.errors import IllegalStateError
 from faust.transport.drivers.aiokafka import Consumer as AIOKafkaConsumer
 from faust.types import TP
 
@@ -113,7 +114,13 @@ class RewindingConsumer(AIOKafkaConsumer):
         for tp, expected in list(self.expected_offsets.items()):
             if tp in self._sought_for or now - self._last_event_at.get(tp, now) < idle_s:
                 continue
-            position = await self.position(tp)
+            if tp not in self.expected_offsets:
+                continue  # revoked by a rebalance while this check awaited another partition
+            try:
+                position = await self.position(tp)
+            except IllegalStateError:  # revoked just now: no longer ours to check
+                logger.debug("%s: revoked during the silent-hole check; skipped", tp)
+                continue
             if position is None or position <= expected:
                 continue
             earliest = (await self.earliest_offsets(tp)).get(tp, 0) or 0

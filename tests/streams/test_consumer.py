@@ -167,3 +167,27 @@ async def test_lag_counts_from_what_the_agents_expect_not_from_what_was_read(tes
     consumer._read_offset[unguarded] = 4
     consumer.highwater = {unguarded: 10}.get
     assert partition_lag(consumer, unguarded) == 5
+
+
+@pytest.mark.asyncio
+async def test_a_partition_revoked_during_the_silent_hole_check_is_skipped(test_app):
+    """The 3-worker theme run, 2026-11-30: a rebalance revoked a partition while the check
+    awaited another one; asking its position raised IllegalStateError out of the timer, and
+    the worker stopped."""
+    from aiokafka.errors import IllegalStateError
+
+    revoked, kept, gone = (
+        TP(test_app.moodstream.topics.track_features.get_topic_name(), p) for p in (1, 2, 3)
+    )
+    thread = await _after_rebalance(test_app, {revoked: 5, kept: 5, gone: 5})
+    consumer = test_app.consumer
+
+    async def position(tp):
+        if tp == revoked:
+            await consumer.on_partitions_revoked({gone})  # a rebalance while we wait
+            raise IllegalStateError(f"Partition {tp} is not assigned")
+        return 9
+
+    consumer.position = position
+    assert await consumer.rewind_silent_holes(idle_s=0.0) == [kept]
+    assert thread.seeks == [(kept, 5)]
