@@ -15,6 +15,10 @@ from streams.theme_owner import (
     theme_version,
 )
 
+#: Snapshots the tests' owners keep: fewer than a run learns, so deletion is exercised.
+KEPT = 8
+assert KEPT < KEPT_SNAPSHOTS
+
 CONFIG = ThemeConfig(
     codewords=24, passes=5, iterations=50, restarts=1, update_every=3, max_kept_tracks=40
 )
@@ -43,7 +47,7 @@ class _Worker:
     """The agent's bookkeeping around an owner: checkpoint first, then the outputs."""
 
     def __init__(self, snapshots, store, checkpoints, catalog) -> None:
-        self.owner = ThemeOwner(snapshots, store.__getitem__, "test")
+        self.owner = ThemeOwner(snapshots, store.__getitem__, "test", kept_snapshots=KEPT)
         self.store, self.checkpoints, self.catalog = store, checkpoints, catalog
         self.versions: list[str] = []
 
@@ -97,7 +101,7 @@ def test_an_owner_killed_mid_stream_ends_where_an_uninterrupted_run_ends(world) 
     )
     assert state.refits >= 1 and state.seen_tracks == 38
     # Older snapshots are deleted: the checkpoint's and the few before it stay.
-    assert len(snapshots.data) == KEPT_SNAPSHOTS
+    assert len(snapshots.data) == KEPT
 
 
 def test_theme_ids_are_never_handed_to_another_topic(world) -> None:
