@@ -139,12 +139,13 @@ def _by_burst_partition(
     requests: list[tuple[str, str]], latency: dict[str, float], partitions: list[int]
 ) -> dict:
     """Steady listeners' p99 on the burst's partition and on the others (kafka-python's murmur2
-    partitioner, as the clips were sent): a partition is a queue, so listeners who share one
-    with a burst wait behind it in the log, whatever the worker does."""
-    from kafka.partitioner import murmur2
+    partitioner placed the clips where the sessions are: :func:`partition_for_user`): a
+    partition is a queue, so listeners who share one with a burst wait behind it in the log,
+    whatever the worker does."""
+    from streams.routing import partition_for_user
 
     def partition_of(key: str) -> int:
-        return partitions[(murmur2(key.encode()) & 0x7FFFFFFF) % len(partitions)]
+        return partitions[partition_for_user(key, len(partitions))]
 
     burst_partition = partition_of("burst")
     same = [latency[r] for u, r in requests if r in latency and partition_of(u) == burst_partition]

@@ -40,7 +40,6 @@ import weakref
 from collections.abc import Awaitable, Callable
 
 import faust
-import numpy as np
 from faust.streams import _current_event
 
 from models.audio import stated_duration_s
@@ -445,14 +444,11 @@ def define_agents(
         """tracks.classified -> the emotion's theme owner -> tracks.labelled (+ relabels), cards."""
         await loop(stream, "tracks.classified", "theme_tracks", theme)
 
-    def read_clip(value: bytes, key: bytes | None) -> dict:
-        check_event_size("voice clip", len(value), MAX_CLIP_BYTES + MAX_FEEDBACK_EVENT_BYTES)
-        return check_clip_event(clip_submitted.decode(value), key)
+    clip_event_limit = MAX_CLIP_BYTES + MAX_FEEDBACK_EVENT_BYTES
 
-    def decode_clip(clip: dict) -> np.ndarray:
-        """The clip's audio (inline, or read by object key) through the clip gate."""
-        audio = clip["audio"] if clip["audio"] is not None else store.load_clip(clip["audio_key"])
-        return decode_voice_clip(audio)
+    def read_clip(value: bytes, key: bytes | None) -> dict:
+        check_event_size("voice clip", len(value), clip_event_limit)
+        return check_clip_event(clip_submitted.decode(value), key)
 
     async def answer_clips(
         events: list[faust.EventT], focus: Callable[[faust.EventT], None]
@@ -529,13 +525,13 @@ def define_agents(
     async def read_clip_audio(clip: dict) -> ClipReading:
         """The clip's reading: in the reader processes (streams.clip_readers), or with
         ``clip_read_processes=0`` in threads through the voice model's own ``read``."""
+        audio = clip["audio"]
+        if audio is None:  # by object key, refused from its size before it is read
+            audio = await asyncio.to_thread(store.load_clip, clip["audio_key"])
         if readers.processes == 0:
-            y = await asyncio.to_thread(decode_clip, clip)
+            y = await asyncio.to_thread(decode_voice_clip, audio)  # the clip gate
             voice = await hub.wait_for("voice")
             return await asyncio.to_thread(voice.read, y, sr=DEFAULT_VOICE_SPEC.sr)
-        audio = clip["audio"]
-        if audio is None:
-            audio = await asyncio.to_thread(store.load_clip, clip["audio_key"])
         return await readers.read(audio)
 
     async def answer_clip(clip: dict, reading: ClipReading, voice) -> None:
@@ -612,7 +608,6 @@ def define_agents(
         return route
 
     public_clips = topics.voice_clips.get_topic_name()
-    clip_event_limit = MAX_CLIP_BYTES + MAX_FEEDBACK_EVENT_BYTES
 
     def placed_clip(message) -> dict | None:
         """The decoded clip when ``message``, on ``voice.clips``, is already where its

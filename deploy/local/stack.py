@@ -33,6 +33,7 @@ __all__ = [
     "KAFKA_VERSION",
     "MINIO_MODULE_VERSION",
     "ServiceStatus",
+    "copy_maven_dependencies",
     "ensure_kafka_jars",
     "ensure_minio_binary",
     "new_kafka_cluster_id",
@@ -98,29 +99,46 @@ def _minio_binary(config: StackConfig) -> Path:
     return config.cache / "bin" / "minio"
 
 
-def ensure_kafka_jars(config: StackConfig) -> Path:
-    """Resolve Kafka's runtime classpath from Maven Central into the cache; return the libs folder."""
-    libs = _kafka_libs(config)
+def copy_maven_dependencies(pom: Path, libs: Path, *, what: str) -> Path:
+    """Resolve the runtime dependencies of ``pom`` from Maven Central into ``libs`` (once: a
+    marker file says the folder is complete); return ``libs``.
+
+    Raises
+    ------
+    MissingToolError
+        ``mvn`` is not on PATH.
+    BuildError
+        Maven could not resolve them (its output is in the message).
+    """
     marker = libs / ".complete"
     if marker.exists():
         return libs
     mvn = _require_tool("mvn", "Apache Maven (Debian: apt-get install maven)")
-    _require_tool("java", "a Java 17 runtime (Debian: apt-get install openjdk-17-jre-headless)")
     libs.mkdir(parents=True, exist_ok=True)
-    logger.info("resolving the Kafka %s classpath from Maven Central into %s", KAFKA_VERSION, libs)
+    logger.info("resolving %s from Maven Central into %s", what, libs)
     cmd = [
-        mvn, "-q", "-B", "-f", str(_HERE / "kafka" / "pom.xml"),
-        f"{MAVEN_DEPENDENCY_PLUGIN}:copy-dependencies",
+        mvn, "-q", "-B", "-f", str(pom), f"{MAVEN_DEPENDENCY_PLUGIN}:copy-dependencies",
         "-DincludeScope=runtime", f"-DoutputDirectory={libs}",
     ]  # fmt: skip
     result = subprocess.run(cmd, capture_output=True, text=True)
     if result.returncode != 0:
-        raise BuildError(
-            f"mvn could not resolve the Kafka classpath:\n{result.stdout}{result.stderr}"
-        )
+        raise BuildError(f"mvn could not resolve {what}:\n{result.stdout}{result.stderr}")
+    marker.write_text(pom.read_text())
+    return libs
+
+
+def ensure_kafka_jars(config: StackConfig) -> Path:
+    """Resolve Kafka's runtime classpath from Maven Central into the cache; return the libs folder."""
+    libs = _kafka_libs(config)
+    if (libs / ".complete").exists():
+        return libs
+    _require_tool("java", "a Java 17 runtime (Debian: apt-get install openjdk-17-jre-headless)")
+    copy_maven_dependencies(
+        _HERE / "kafka" / "pom.xml", libs, what=f"the Kafka {KAFKA_VERSION} classpath"
+    )
     if not any(libs.glob(f"kafka_2.13-{KAFKA_VERSION}.jar")):
+        (libs / ".complete").unlink()  # resolve again next time
         raise BuildError(f"mvn finished but {libs} holds no kafka_2.13-{KAFKA_VERSION}.jar")
-    marker.write_text(KAFKA_VERSION)
     return libs
 
 

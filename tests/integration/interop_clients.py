@@ -9,7 +9,7 @@ import subprocess
 import zlib
 from pathlib import Path
 
-from deploy.local.stack import MAVEN_DEPENDENCY_PLUGIN
+from deploy.local.stack import copy_maven_dependencies
 
 __all__ = ["JAVA_CLIENT_DIR", "java_client_command", "librdkafka_partition"]
 
@@ -20,22 +20,15 @@ def java_client_command(cache: Path, classes: Path) -> list[str]:
     """The command that runs ``MoodstreamClient.java``: its classpath (``pom.xml``: kafka-clients,
     avro) resolved from Maven Central into ``cache`` once per pom, the client compiled into
     ``classes``."""
-    for tool in ("mvn", "javac", "java"):
+    for tool in ("javac", "java"):
         if shutil.which(tool) is None:
-            raise RuntimeError(
-                f"{tool} is not on PATH: the Java interop test needs a JDK and Maven"
-            )
+            raise RuntimeError(f"{tool} is not on PATH: the Java interop test needs a JDK")
     pom = JAVA_CLIENT_DIR / "pom.xml"
-    libs = cache / f"interop-java-{hashlib.sha256(pom.read_bytes()).hexdigest()[:12]}"
-    marker = libs / ".complete"
-    if not marker.exists():
-        libs.mkdir(parents=True, exist_ok=True)
-        subprocess.run(
-            ["mvn", "-q", "-B", "-f", str(pom), f"{MAVEN_DEPENDENCY_PLUGIN}:copy-dependencies",
-             "-DincludeScope=runtime", f"-DoutputDirectory={libs}"],
-            check=True, capture_output=True, text=True,
-        )  # fmt: skip
-        marker.write_text("ok")
+    libs = copy_maven_dependencies(
+        pom,
+        cache / f"interop-java-{hashlib.sha256(pom.read_bytes()).hexdigest()[:12]}",
+        what="the Java interop client's classpath",
+    )
     classes.mkdir(parents=True, exist_ok=True)
     subprocess.run(
         ["javac", "-d", str(classes), "-cp", f"{libs}/*",
