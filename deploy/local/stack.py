@@ -99,6 +99,9 @@ def _minio_binary(config: StackConfig) -> Path:
     return config.cache / "bin" / "minio"
 
 
+_MAVEN_HINT = "Apache Maven (Debian: apt-get install maven)"
+
+
 def copy_maven_dependencies(pom: Path, libs: Path, *, what: str) -> Path:
     """Resolve the runtime dependencies of ``pom`` from Maven Central into ``libs`` (once: a
     marker file says the folder is complete); return ``libs``.
@@ -113,7 +116,7 @@ def copy_maven_dependencies(pom: Path, libs: Path, *, what: str) -> Path:
     marker = libs / ".complete"
     if marker.exists():
         return libs
-    mvn = _require_tool("mvn", "Apache Maven (Debian: apt-get install maven)")
+    mvn = _require_tool("mvn", _MAVEN_HINT)
     libs.mkdir(parents=True, exist_ok=True)
     logger.info("resolving %s from Maven Central into %s", what, libs)
     cmd = [
@@ -132,6 +135,7 @@ def ensure_kafka_jars(config: StackConfig) -> Path:
     libs = _kafka_libs(config)
     if (libs / ".complete").exists():
         return libs
+    _require_tool("mvn", _MAVEN_HINT)  # named before java, as before
     _require_tool("java", "a Java 17 runtime (Debian: apt-get install openjdk-17-jre-headless)")
     copy_maven_dependencies(
         _HERE / "kafka" / "pom.xml", libs, what=f"the Kafka {KAFKA_VERSION} classpath"
