@@ -84,6 +84,9 @@ class _AnswerClock(threading.Thread):
     def __init__(self, settings: Settings) -> None:
         from kafka import KafkaConsumer
 
+        from streams.record_batches import install_batch_guard
+
+        install_batch_guard()  # a batch it cannot read is skipped, logged and counted
         super().__init__(daemon=True, name="answer-clock")
         self.arrived: dict[str, float] = {}
         self._halt = threading.Event()

@@ -5,8 +5,12 @@ Two decoders, each where it is fastest:
 
 - **libsndfile** (``soundfile``) for WAV, FLAC and AIFF: it opens a short clip far faster than
   FFmpeg opens a container, and voice clips arrive as WAV.
-- **FFmpeg** (PyAV) for everything else: OGG Vorbis/Opus, MP3, M4A/AAC, ... (the first audio
-  stream of anything FFmpeg reads). Its Vorbis decoder is faster than libsndfile's libvorbis,
+- **FFmpeg** (PyAV) for the other containers of :data:`SUPPORTED_FORMATS`: OGG Vorbis/Opus,
+  MP3, M4A/AAC (MP4), WebM/Matroska, ADTS AAC. The container is recognised from its first bytes
+  and FFmpeg is told which demuxer to use: it never probes. Probing would let a 100-byte SDP
+  file open an RTP socket, an ``ffconcat`` or HLS playlist open files or URLs, and a caller
+  tell from the errors which files exist (issue 27); and no protocol is allowed for nested
+  opens. Its Vorbis decoder is faster than libsndfile's libvorbis,
   and decoding is a large part of the cost of a track's features (figures: README, "Speed"). Codec frames are
   joined in FFmpeg's FIFO before numpy sees them. A WAV that libsndfile cannot read (an unusual
   codec inside) is handed to FFmpeg too.
@@ -19,6 +23,7 @@ from __future__ import annotations
 
 import io
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 import av
@@ -30,6 +35,7 @@ from models.exceptions import AudioDecodeError, AudioTooLongError, FeatureParame
 
 __all__ = [
     "load_audio",
+    "container_format",
     "stated_duration_s",
     "validate_audio",
     "AudioSource",
@@ -40,8 +46,22 @@ logger = logging.getLogger(__name__)
 
 AudioSource = str | Path | bytes | bytearray | memoryview
 
-#: Named in error messages; FFmpeg reads more than these, these are the ones the tests cover.
-SUPPORTED_FORMATS = "WAV, FLAC, AIFF, OGG Vorbis/Opus, MP3, M4A/AAC"
+#: Named in error messages: the containers decoded (:func:`container_format`), nothing else.
+SUPPORTED_FORMATS = "WAV, FLAC, AIFF, OGG Vorbis/Opus, MP3, M4A/AAC, WebM/Matroska"
+#: FFmpeg demuxer per recognised container: an allow-list, checked in order on the first bytes.
+_FFMPEG_DEMUXERS: tuple[tuple[Callable[[bytes], bool], str], ...] = (
+    (lambda h: h[:4] == b"OggS", "ogg"),
+    (lambda h: h[:4] == b"fLaC", "flac"),
+    (lambda h: h[:4] in (b"RIFF", b"RF64") and h[8:12] == b"WAVE", "wav"),
+    (lambda h: h[:4] == b"FORM" and h[8:12] in (b"AIFF", b"AIFC"), "aiff"),
+    (lambda h: h[4:8] == b"ftyp", "mov"),  # MP4 / M4A
+    (lambda h: h[:4] == b"\x1a\x45\xdf\xa3", "matroska"),  # WebM (browsers' recordings)
+    (lambda h: h[:3] == b"ID3" or (h[:1] == b"\xff" and len(h) > 1 and h[1] & 0xE6 == 0xE2), "mp3"),
+    (lambda h: h[:1] == b"\xff" and len(h) > 1 and h[1] & 0xF6 == 0xF0, "aac"),  # ADTS
+)
+#: FFmpeg's protocols allowed for nested opens: none (a name no protocol has). The top-level
+#: input is read from memory or opened as a file, never through a protocol lookup.
+_NO_PROTOCOLS = "none"
 #: Fewer samples than this after decoding means there is no usable audio (about 3 ms at 16 kHz).
 _MIN_SAMPLES = 48
 #: Samples per block handed to the resampler (about 1.5 s at 44.1 kHz).
@@ -191,10 +211,25 @@ def _frame_to_mono(frame: av.AudioFrame) -> np.ndarray:
     return mono
 
 
+def container_format(head: bytes) -> str | None:
+    """The FFmpeg demuxer for audio whose first bytes are ``head`` (16 are enough), or None
+    when it is none of :data:`SUPPORTED_FORMATS`."""
+    for matches, demuxer in _FFMPEG_DEMUXERS:
+        if matches(head):
+            return demuxer
+    return None
+
+
 def _decode_with_ffmpeg(
-    handle: object, sr: int, max_duration_s: float | None, what: str, min_sample_rate: int
+    handle: object,
+    sr: int,
+    max_duration_s: float | None,
+    what: str,
+    min_sample_rate: int,
+    demuxer: str,
 ) -> np.ndarray:
-    with av.open(handle, mode="r") as container:
+    options = {"protocol_whitelist": "file" if isinstance(handle, str) else _NO_PROTOCOLS}
+    with av.open(handle, mode="r", format=demuxer, options=options) as container:
         if not container.streams.audio:
             raise AudioDecodeError(f"{what} has no audio stream")
         stream = container.streams.audio[0]
@@ -229,6 +264,15 @@ def _decode_with_ffmpeg(
         if rest is not None:
             out.add(_frame_to_mono(rest))
         return out.finish()
+
+
+def _reason(exc: Exception) -> str:
+    """What went wrong, in words: FFmpeg's and the OS's errors without their errno and file
+    name (``[Errno 1094995529] Invalid data found ...: '<none>'`` says nothing to a caller)."""
+    strerror = getattr(exc, "strerror", None)
+    if isinstance(exc, OSError | av.FFmpegError) and strerror:
+        return str(strerror)
+    return str(exc) or type(exc).__name__
 
 
 def stated_duration_s(data: bytes | bytearray | memoryview) -> float | None:
@@ -292,7 +336,14 @@ def load_audio(
         if not Path(source).is_file():
             raise AudioDecodeError(f"no audio file at {source}")
         with open(source, "rb") as f:
-            magic = f.read(4)
+            data_head = f.read(16)
+        magic = data_head[:4]
+    head = data[:16] if data is not None else data_head
+    demuxer = container_format(head)
+    if demuxer is None:
+        raise AudioDecodeError(
+            f"cannot decode {what}: not a container moodstream reads (supported: {SUPPORTED_FORMATS})"
+        )
 
     def fresh_handle() -> object:  # each decoder reads from the start
         return io.BytesIO(data) if data is not None else str(source)
@@ -307,12 +358,14 @@ def load_audio(
             except sf.LibsndfileError as exc:
                 logger.debug("libsndfile cannot read %s (%s); trying FFmpeg", what, exc)
         if y is None:
-            y = _decode_with_ffmpeg(fresh_handle(), sr, max_duration_s, what, min_sample_rate)
+            y = _decode_with_ffmpeg(
+                fresh_handle(), sr, max_duration_s, what, min_sample_rate, demuxer
+            )
     except AudioDecodeError:
         raise
     except (av.FFmpegError, KeyError, RuntimeError, ValueError, TypeError, OSError) as exc:
         raise AudioDecodeError(
-            f"cannot decode {what}: {exc} (supported: {SUPPORTED_FORMATS})"
+            f"cannot decode {what}: {_reason(exc)} (supported: {SUPPORTED_FORMATS})"
         ) from exc
     if not np.all(np.isfinite(y)):
         raise AudioDecodeError(f"{what} decodes to NaN or infinite samples")

@@ -215,6 +215,7 @@ def define_agents(
     dead_letters: DeadLetterPolicy,
     hub: ModelHub | None = None,
     store: PipelineStore | None = None,
+    readers: ClipReaders | None = None,
 ) -> dict:
     """Register every agent on ``app``; return them by name (tests drive them with test_context)."""
     track_discovered = codec_for("TrackDiscovered")
@@ -263,7 +264,8 @@ def define_agents(
         hub.settings.listener_clip_window_s,
         audio_limit_s=hub.settings.listener_audio_limit_s,
     )
-    readers = ClipReaders(hub.settings.clip_read_processes)
+    if readers is None:
+        readers = ClipReaders(hub.settings.clip_read_processes)
 
     async def extract(event: faust.EventT) -> None:
         record = track_discovered.decode(event.value)

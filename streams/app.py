@@ -19,7 +19,8 @@ import faust
 
 from models.voice import MAX_CLIP_BYTES
 from streams.agents import define_agents
-from streams.consumer import use_rewinding_consumer
+from streams.clip_readers import ClipReaders
+from streams.consumer import dead_letter_skipped_batches, use_rewinding_consumer
 from streams.deadletter import DeadLetterPolicy
 from streams.model_hub import ModelHub
 from streams.pipeline_io import PipelineStore
@@ -48,6 +49,7 @@ class Components:
     agents: dict
     models: ModelHub | None = None
     store: PipelineStore | None = None
+    readers: ClipReaders | None = None
 
 
 def create_app(
@@ -101,11 +103,15 @@ def create_app(
     limit_idle_connections(app, settings.web_idle_timeout_s)
     topics = declare_topics(app, settings)
     tables = declare_tables(app)
-    dead_letters = DeadLetterPolicy(topics.dead_letters)
     hub = ModelHub(settings) if with_models else None
     store = PipelineStore(settings) if with_models else None
-    agents = define_agents(app, topics, tables, dead_letters, hub, store)
-    app.moodstream = Components(settings, topics, tables, dead_letters, agents, hub, store)
+    dead_letters = DeadLetterPolicy(
+        topics.dead_letters, keep_payload=store.keep_dead_letter_payload if store else None
+    )
+    dead_letter_skipped_batches(app, dead_letters)
+    readers = ClipReaders(settings.clip_read_processes, timeout_s=settings.clip_read_timeout_s)
+    agents = define_agents(app, topics, tables, dead_letters, hub, store, readers)
+    app.moodstream = Components(settings, topics, tables, dead_letters, agents, hub, store, readers)
     define_views(app, tables)
     if hub is not None:
 

@@ -11,7 +11,9 @@ with MoodstreamClient(settings) as client:
 
 Answers are keyed by user on the recommendations topic; :meth:`recommendations` yields each
 request's answer once (a repeated answer after a worker crash carries the same request id and
-is dropped here).
+is dropped here). A record batch on the recommendations topic that cannot be read (a codec, a
+decompression bomb: streams.record_batches) is skipped and dead-lettered by the client itself;
+the answers before and after it still arrive.
 """
 
 from __future__ import annotations
@@ -22,7 +24,9 @@ from collections.abc import Iterator
 from kafka import KafkaConsumer, KafkaProducer
 
 from schemas.codec import codec_for
+from streams.deadletter import DeadLetterPolicy
 from streams.events import clip_event, feedback_event
+from streams.record_batches import SkippedBatch, install_batch_guard, on_skipped_batch
 from streams.settings import Settings
 
 __all__ = ["MoodstreamClient", "NoAnswerError"]
@@ -37,6 +41,7 @@ class MoodstreamClient:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        install_batch_guard()
         self._producer = KafkaProducer(
             bootstrap_servers=settings.kafka_bootstrap, acks="all", max_request_size=16 * 2**20
         )
@@ -46,6 +51,18 @@ class MoodstreamClient:
         self._consumer: KafkaConsumer | None = None
         self._seen: set[str] = set()
         self._pending: dict[str, dict] = {}
+        self._dead_letter = codec_for("DeadLetter")
+        self._stop_watching = on_skipped_batch(self._skipped)
+
+    def _skipped(self, skipped: SkippedBatch) -> None:
+        """Dead-letter a batch of the recommendations topic that this client skipped (called
+        inside ``poll``, on this client's thread)."""
+        if skipped.topic != self.settings.topic("recommendations"):
+            return
+        record = DeadLetterPolicy.record_for_batch(skipped, service="moodstream client")
+        self._producer.send(
+            self.settings.topic("deadletters"), value=self._dead_letter.encode(record)
+        )
 
     def __enter__(self) -> MoodstreamClient:
         self._subscribe()
@@ -116,6 +133,7 @@ class MoodstreamClient:
         raise NoAnswerError(f"no recommendation for request {request_id} within {timeout_s:.0f} s")
 
     def close(self) -> None:
+        self._stop_watching()
         self._producer.close()
         if self._consumer is not None:
             self._consumer.close()

@@ -7,6 +7,10 @@ committed offset once recovery is done. aiokafka's ``seek_to_committed`` only se
 committed offset is a positive number, so a partition whose group has never committed (or
 committed 0) stays where the dropped fetch left it: past records that were never processed.
 
+It also passes over record batches that cannot be read (:mod:`streams.record_batches`): a
+skipped batch moves the hole guard's expected offset past it, and once its dead letter is sent
+its offsets are acknowledged like handled events, so the committed offset moves past it too.
+
 That is what lost requests when a worker was killed before its first commit: the survivor took
 over the partitions, fetched their clips during the rebalance, dropped them, and went on from the
 end of the log. Here such partitions are rewound to offset 0 (the broker moves a position below
@@ -16,16 +20,27 @@ is idempotent by id.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import Mapping, Set
 
 import faust
 from aiokafka.errors import IllegalStateError
 from faust.transport.drivers.aiokafka import Consumer as AIOKafkaConsumer
 from faust.types import TP
+from faust.types.tuples import ack_lock
 
-__all__ = ["RewindingConsumer", "use_rewinding_consumer", "partition_lag"]
+from streams.deadletter import DeadLetterPolicy
+from streams.record_batches import SkippedBatch, install_batch_guard, on_skipped_batch
+
+__all__ = [
+    "RewindingConsumer",
+    "use_rewinding_consumer",
+    "partition_lag",
+    "dead_letter_skipped_batches",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -100,6 +115,40 @@ class RewindingConsumer(AIOKafkaConsumer):
         self.expected_offsets[tp] = offset + 1
         return True
 
+    def pass_over(self, skipped: SkippedBatch) -> bool:
+        """Move the hole guard past a batch the client skipped; whether the batch's partition
+        is this consumer's (the caller then dead-letters it and calls :meth:`ack_skipped`).
+
+        Runs on the app's event loop before the records that follow the batch reach an agent:
+        without it the guard would take the batch for a hole and seek back into it forever."""
+        tp = TP(skipped.topic, skipped.partition)
+        if tp not in self.expected_offsets:
+            return tp in self.assignment()  # a changelog or unguarded topic of ours, or not ours
+        expected = self.expected_offsets[tp]
+        if skipped.first_offset <= expected <= skipped.last_offset:
+            self.expected_offsets[tp] = skipped.last_offset + 1
+        waiting_for = self._sought_for.get(tp)
+        if waiting_for is not None and skipped.first_offset <= waiting_for:
+            self._sought_for[tp] = max(waiting_for, skipped.last_offset + 1)
+        self._last_event_at[tp] = time.monotonic()
+        return True
+
+    def ack_skipped(self, skipped: SkippedBatch) -> None:
+        """Acknowledge a skipped batch's offsets as if its records were handled (they were:
+        dead-lettered), so the committed offset moves past it and a restart does not meet it
+        again. Mirrors Faust's ``Consumer.ack`` for a range of offsets."""
+        tp = TP(skipped.topic, skipped.partition)
+        if not self.app.topics.acks_enabled_for(tp.topic):
+            return
+        with ack_lock:
+            committed = self._committed_offset[tp]
+            acked_index, acked = self._acked_index[tp], self._acked[tp]
+            for offset in range(skipped.first_offset, skipped.last_offset + 1):
+                if (committed is None or offset >= committed) and offset not in acked_index:
+                    acked_index.add(offset)
+                    acked.append(offset)
+                    self._n_acked += 1
+
     async def rewind_silent_holes(self, idle_s: float) -> list[TP]:
         """Seek back the partitions that went silent after a hole; return them.
 
@@ -158,3 +207,46 @@ def use_rewinding_consumer(app: faust.App) -> None:
         raise RuntimeError("the app's consumer exists already; call this before the app starts")
     # The transport resolves its event loop lazily, so creating it here does no I/O.
     app.transport.Consumer = RewindingConsumer
+
+
+#: Skipped batches remembered per process, so that a batch fetched again (a rebalance, a seek)
+#: is dead-lettered once.
+_REMEMBERED_SKIPS = 1024
+
+
+def dead_letter_skipped_batches(app: faust.App, dead_letters: DeadLetterPolicy) -> None:
+    """Install the batch guard (:mod:`streams.record_batches`) and, while ``app`` runs,
+    dead-letter each batch its consumer skips, then acknowledge the batch's offsets.
+
+    The guard reports from the consumer's own thread; the report is handed to the app's event
+    loop, where it reaches :meth:`RewindingConsumer.pass_over` before the records that follow
+    the batch reach an agent."""
+    install_batch_guard()
+    seen: deque[tuple[str, int, int]] = deque(maxlen=_REMEMBERED_SKIPS)
+
+    async def dead_letter(skipped: SkippedBatch) -> None:
+        try:
+            await dead_letters.send_batch(skipped, service=f"{app.conf.id} consumer")
+        except Exception:  # noqa: BLE001  (logged; the batch is read again after a restart)
+            logger.exception("could not dead-letter %s", skipped.describe())
+            return
+        app.consumer.ack_skipped(skipped)
+
+    def on_loop(skipped: SkippedBatch) -> None:
+        consumer = app.consumer
+        if not isinstance(consumer, RewindingConsumer) or not consumer.pass_over(skipped):
+            return  # another consumer's batch (the reply waiter's, another app's)
+        mark = (skipped.topic, skipped.partition, skipped.first_offset)
+        if mark in seen:
+            return
+        seen.append(mark)
+        asyncio.ensure_future(dead_letter(skipped))
+
+    @app.task
+    async def watch_skipped_batches() -> None:
+        loop = asyncio.get_running_loop()
+        stop = on_skipped_batch(lambda skipped: loop.call_soon_threadsafe(on_loop, skipped))
+        try:
+            await asyncio.Event().wait()  # until the worker stops (the task is cancelled)
+        finally:
+            stop()

@@ -15,6 +15,7 @@ __all__ = [
     "TrackAudioMissingError",
     "ListenerBusyError",
     "ClipReaderCrashedError",
+    "ClipReadTimeoutError",
     "ConfigurationError",
 ]
 
@@ -53,6 +54,11 @@ class ListenerBusyError(StreamsError):
 class ClipReaderCrashedError(StreamsError):
     """The child process reading a voice clip died before it finished (streams.clip_readers):
     the clip is dead-lettered with this reason, and the worker goes on with a fresh reader."""
+
+
+class ClipReadTimeoutError(StreamsError):
+    """A clip reader took longer than ``clip_read_timeout_s`` over one clip (a decoder that
+    hangs on a hostile file): the reader is killed and replaced, the clip dead-lettered."""
 
 
 class ConfigurationError(StreamsError, ValueError):

@@ -6,6 +6,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 __all__ = [
     "REGISTRY", "EVENTS_IN", "EVENTS_OUT", "DEAD_LETTERS", "LATENCY", "BUSY", "BATCH_SIZE", "CONSUMER_LAG",
+    "SKIPPED_BATCHES",
 ]  # fmt: skip
 
 REGISTRY = CollectorRegistry()
@@ -33,4 +34,9 @@ BATCH_SIZE = Histogram(
 CONSUMER_LAG = Gauge(
     "moodstream_consumer_lag", "Messages behind the end of each assigned partition", ["topic", "partition"],
     registry=REGISTRY,
+)  # fmt: skip
+SKIPPED_BATCHES = Counter(
+    "moodstream_skipped_batches",
+    "Record batches a consumer could not read and passed over (streams.record_batches), by topic and error kind",
+    ["topic", "kind"], registry=REGISTRY,
 )  # fmt: skip

@@ -130,6 +130,12 @@ class PipelineStore:
             )
         return data
 
+    def keep_dead_letter_payload(self, key: str, data: bytes) -> str:
+        """Store a dead letter's payload too large to travel inline (clips bucket); return
+        ``bucket/key``, the dead letter's ``payload_key``."""
+        self.client.put_object(self.settings.bucket_clips, key, io.BytesIO(data), len(data))
+        return f"{self.settings.bucket_clips}/{key}"
+
     def playable_urls(self, object_keys: list[str]) -> tuple[list[str], int]:
         """A URL per track audio object that plays it without the store's credentials (a
         presigned GET, which also serves HTTP Range requests), and when they expire

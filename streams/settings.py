@@ -163,6 +163,11 @@ class Settings:
     """Child processes that read voice clips (decode and features; streams.clip_readers), so
     a worker uses a core beyond its event loop's; 0 reads them in the worker's threads."""
 
+    clip_read_timeout_s: float = 10.0
+    """Longest a clip reader may take over one clip (decoding and features; a 30 s clip takes
+    well under a second). A reader past it is killed and replaced, and the clip dead-lettered
+    (``ClipReadTimeoutError``): a decoder that hangs on a hostile file holds no other answer."""
+
     track_batch_size: int = 1
     """Most tracks the feature and labelling agents take at once, to analyse side by side, each
     in a thread. One by default: on 2 cores TensorFlow's own threads already keep both busy
@@ -266,6 +271,10 @@ class Settings:
                 f"MOODSTREAM_CLIP_READ_PROCESSES={self.clip_read_processes}: use 0 (threads) "
                 "or more"
             )
+        if self.clip_read_timeout_s <= 0:
+            raise ConfigurationError(
+                f"MOODSTREAM_CLIP_READ_TIMEOUT_S={self.clip_read_timeout_s}: use a number above 0"
+            )
         if self.clip_batch_wait_ms <= 0:  # 0 would make Faust wait for a full batch
             raise ConfigurationError(
                 f"MOODSTREAM_CLIP_BATCH_WAIT_MS={self.clip_batch_wait_ms}: use a number above 0"
@@ -340,6 +349,9 @@ class Settings:
             clip_read_processes=_env_int(
                 env, "MOODSTREAM_CLIP_READ_PROCESSES", default.clip_read_processes
             ),
+            clip_read_timeout_s=_env_float(
+                env, "MOODSTREAM_CLIP_READ_TIMEOUT_S", default.clip_read_timeout_s
+            ),
             track_batch_size=_env_int(env, "MOODSTREAM_TRACK_BATCH_SIZE", default.track_batch_size),
             listener_clip_limit=_env_int(
                 env, "MOODSTREAM_LISTENER_CLIP_LIMIT", default.listener_clip_limit
@@ -384,6 +396,7 @@ class Settings:
             "MOODSTREAM_CLIP_BATCH_WAIT_MS": str(self.clip_batch_wait_ms),
             "MOODSTREAM_AUDIO_URL_TTL_S": str(self.audio_url_ttl_s),
             "MOODSTREAM_CLIP_READ_PROCESSES": str(self.clip_read_processes),
+            "MOODSTREAM_CLIP_READ_TIMEOUT_S": str(self.clip_read_timeout_s),
             "MOODSTREAM_TRACK_BATCH_SIZE": str(self.track_batch_size),
             "MOODSTREAM_LISTENER_CLIP_LIMIT": str(self.listener_clip_limit),
             "MOODSTREAM_LISTENER_CLIP_WINDOW_S": str(self.listener_clip_window_s),

@@ -28,14 +28,17 @@ from faust.web import Request, Response, View
 from faust.web.exceptions import WebError
 
 from models.exceptions import AudioDecodeError, AudioTooLargeError, AudioTooLongError
-from models.voice import MAX_CLIP_BYTES, decode_voice_clip
+from models.voice import MAX_CLIP_BYTES
 from schemas.codec import codec_for
 from streams import metrics
+from streams.clip_readers import ClipReaders
 from streams.consumer import partition_lag
+from streams.deadletter import DeadLetterPolicy
 from streams.events import check_feedback_event, clip_event, feedback_event
-from streams.exceptions import InvalidEventError
+from streams.exceptions import ClipReaderCrashedError, ClipReadTimeoutError, InvalidEventError
 from streams.limits import MAX_FEEDBACK_BODY_BYTES, MAX_JSON_DEPTH, check_id
 from streams.recommendation import check_pick, normalise_session
+from streams.record_batches import SkippedBatch, install_batch_guard, on_skipped_batch
 from streams.tables import Tables
 
 __all__ = ["define_views", "ReplyWaiter", "RequestRefused", "parse_feedback_body", "read_body"]
@@ -53,20 +56,34 @@ class RequestRefused(WebError):
 
 
 class ReplyWaiter:
-    """Waits for recommendations by request id: reads the whole recommendations topic (no
-    consumer group, from the end at start), so a reply made by any worker is seen."""
+    """Waits for recommendations by listener and request id: reads the whole recommendations
+    topic (no consumer group, from the end at start), so a reply made by any worker is seen.
 
-    def __init__(self, settings, topic: str) -> None:
+    An answer is matched by (user id, request id): two listeners who chose the same request id
+    each get their own answer, and callers waiting on one request all get it. A record batch
+    on the topic that cannot be read is skipped and dead-lettered (streams.record_batches)."""
+
+    def __init__(self, settings, topic: str, dead_letters: DeadLetterPolicy | None = None) -> None:
         self.settings = settings
         self.topic = topic
-        self._futures: dict[str, asyncio.Future] = {}
+        self._dead_letters = dead_letters
+        self._futures: dict[tuple[str, str], list[asyncio.Future]] = {}
         self._task: asyncio.Task | None = None
         self._codec = codec_for("Recommendation")
         self._ready = asyncio.Event()
 
+    def _skipped(self, skipped: SkippedBatch) -> None:
+        if skipped.topic == self.topic and self._dead_letters is not None:
+            asyncio.ensure_future(
+                self._dead_letters.send_batch(skipped, service="http reply waiter")
+            )
+
     async def _run(self) -> None:
         from aiokafka import AIOKafkaConsumer
 
+        install_batch_guard()
+        loop = asyncio.get_running_loop()
+        stop_watching = on_skipped_batch(lambda s: loop.call_soon_threadsafe(self._skipped, s))
         consumer = AIOKafkaConsumer(
             self.topic, bootstrap_servers=self.settings.kafka_bootstrap, group_id=None,
             auto_offset_reset="latest", enable_auto_commit=False,
@@ -83,11 +100,16 @@ class ReplyWaiter:
                     answer = self._codec.decode(message.value)
                 except Exception:  # noqa: BLE001  (not ours to judge: the DLQ path is the agent's)
                     continue
-                future = self._futures.pop(answer["request_id"], None)
-                if future is not None and not future.done():
-                    future.set_result(answer)
+                self.deliver(answer)
         finally:
+            stop_watching()
             await consumer.stop()
+
+    def deliver(self, answer: dict) -> None:
+        """Hand ``answer`` to every caller waiting for its (user id, request id)."""
+        for future in self._futures.pop((answer["user_id"], answer["request_id"]), ()):
+            if not future.done():
+                future.set_result(answer)
 
     async def start(self) -> None:
         if self._task is None:
@@ -97,18 +119,23 @@ class ReplyWaiter:
     @property
     def pending(self) -> int:
         """Requests waiting for their answer right now."""
-        return len(self._futures)
+        return sum(len(futures) for futures in self._futures.values())
 
     @contextlib.asynccontextmanager
-    async def expecting(self, request_id: str) -> AsyncIterator[asyncio.Future]:
-        """A future for the answer to ``request_id``, forgotten on leaving (answered or not)."""
+    async def expecting(self, user_id: str, request_id: str) -> AsyncIterator[asyncio.Future]:
+        """A future for the answer to ``request_id`` of ``user_id``, forgotten on leaving
+        (answered or not)."""
         future = asyncio.get_running_loop().create_future()
-        self._futures[request_id] = future
+        key = (user_id, request_id)
+        self._futures.setdefault(key, []).append(future)
         try:
             yield future
         finally:
-            if self._futures.get(request_id) is future:
-                del self._futures[request_id]
+            waiting = self._futures.get(key)
+            if waiting is not None and future in waiting:
+                waiting.remove(future)
+                if not waiting:
+                    del self._futures[key]
 
 
 def _authorised(settings, request: Request) -> bool:
@@ -164,15 +191,16 @@ async def read_body(request: Request, *, limit: int, timeout_s: float, what: str
     raise RequestRefused(400, "the multipart form has no 'clip' field: send the clip as 'clip'")
 
 
-def _gate_clip(data: bytes) -> None:
-    """The clip gate of the Kafka path, applied to an HTTP clip (blocking: run it in a thread)."""
+async def _gate_clip(readers: ClipReaders, data: bytes) -> None:
+    """The clip gate of the Kafka path, applied to an HTTP clip in the clip readers (a child
+    process, with their deadline: a file that hangs a decoder holds no worker thread)."""
     if not data:
         raise RequestRefused(400, "the body is empty: send the clip's bytes (wav, flac, ogg, mp3)")
     try:
-        decode_voice_clip(data)
+        await readers.gate(data)
     except (AudioTooLargeError, AudioTooLongError) as exc:
         raise RequestRefused(413, str(exc)) from exc
-    except AudioDecodeError as exc:
+    except (AudioDecodeError, ClipReadTimeoutError, ClipReaderCrashedError) as exc:
         raise RequestRefused(400, str(exc)) from exc
 
 
@@ -234,7 +262,7 @@ def define_views(app: faust.App, tables: Tables) -> None:
     settings = components.settings
     clip_codec = codec_for("VoiceClipSubmitted")
     feedback_codec = codec_for("UserFeedback")
-    waiter = ReplyWaiter(settings, settings.topic("recommendations"))
+    waiter = ReplyWaiter(settings, settings.topic("recommendations"), components.dead_letters)
 
     def authorise(request: Request) -> None:
         if not _authorised(settings, request):
@@ -355,12 +383,12 @@ def define_views(app: faust.App, tables: Tables) -> None:
                 timeout_s=settings.web_body_timeout_s,
                 what="the clip",
             )
-            await asyncio.to_thread(_gate_clip, data)
+            await _gate_clip(components.readers, data)
             event = clip_event(
                 user_id, audio=data, request_id=request_id or None, session_id=session_id
             )
             await waiter.start()
-            async with waiter.expecting(event["request_id"]) as future:
+            async with waiter.expecting(user_id, event["request_id"]) as future:
                 await components.topics.voice_clips.send(
                     key=user_id.encode(), value=clip_codec.encode(event)
                 )

@@ -37,7 +37,10 @@ def crawl(settings: Settings, site_file: str, every: str | None, host: str | Non
 
     from crawler.crawl import Crawler
     from crawler.profile import ProfileError, load_profile
+    from streams.record_batches import install_batch_guard
     from streams.topics import ensure_topics
+
+    install_batch_guard()  # the crawler reads back its own topic when it repairs a crash
 
     try:
         profile = load_profile(site_file)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import os
 import subprocess
 import sys
 import time
@@ -272,6 +273,7 @@ def test_a_java_client_written_from_the_contract_is_answered_plays_and_picks(
         [*command, settings.kafka_bootstrap, settings.topic_prefix, str(contract), "java-ann",
          str(clip)],
         capture_output=True, text=True, timeout=300,
+        env={**os.environ, "COMPRESSION_TYPE": "lz4"},  # issue 27: any codec is read
     )  # fmt: skip
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     results = {}
@@ -367,3 +369,89 @@ def test_a_librdkafka_producer_and_kafka_python_feedback_share_one_session(
         assert session["voice_clips"] == 3  # one session saw all three clips
     finally:
         consumer.close()
+
+
+def test_clips_in_batches_of_every_codec_are_answered(labelled_worker, synthetic_speech_dir):
+    """Issue 27: a clip in a batch compressed with each codec Kafka defines (kafka-python), and
+    one from librdkafka with snappy, franz-go's default, which once stopped every worker."""
+    from confluent_kafka import Producer
+    from kafka import KafkaProducer
+
+    settings, worker = labelled_worker
+    clip = sorted(synthetic_speech_dir.glob("*-happy-*.wav"))[0].read_bytes()
+    topic = settings.topic("voice.clips")
+    sent: dict[str, str] = {}
+    with MoodstreamClient(settings) as client:
+        for codec in ("gzip", "snappy", "lz4", "zstd"):
+            user = f"codec-{codec}"
+            event = clip_event(user, audio=clip)
+            prod = KafkaProducer(
+                bootstrap_servers=settings.kafka_bootstrap, compression_type=codec,
+                max_request_size=16 * 2**20,
+            )  # fmt: skip
+            prod.send(topic, key=user.encode(), value=CLIP_CODEC.encode(event)).get(10)
+            prod.close()
+            sent[user] = event["request_id"]
+        rdk = Producer(
+            {"bootstrap.servers": settings.kafka_bootstrap, "compression.codec": "snappy",
+             "message.max.bytes": 16 * 2**20}
+        )  # fmt: skip
+        event = clip_event("codec-librdkafka-snappy", audio=clip)
+        rdk.produce(topic, key=b"codec-librdkafka-snappy", value=CLIP_CODEC.encode(event))
+        assert rdk.flush(10) == 0
+        sent["codec-librdkafka-snappy"] = event["request_id"]
+        for user, request_id in sent.items():
+            answer = client.wait_for_recommendation(request_id, timeout_s=60)
+            assert answer["user_id"] == user
+            assert answer["step"] == "FIRST_OCCURRENCE" and answer["playlist"]
+    assert worker.get("/health")["ready"]
+
+
+def test_a_batch_the_worker_cannot_read_is_dead_lettered_and_the_partition_goes_on(
+    labelled_worker, synthetic_speech_dir
+):
+    """Issue 27: a zstd batch of a few KiB that decompresses to 80 MiB (a decompression bomb)
+    on a listener's clip partition: dead-lettered with its offsets, counted, and the next clip
+    on that partition is answered; a restart does not meet the batch again."""
+    from kafka import KafkaProducer
+
+    settings, worker = labelled_worker
+    user = "bomb-neighbour"
+    topic = settings.topic("voice.clips")
+    partition = partition_for_user(user, settings.partitions)
+    bomber = KafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap, compression_type="zstd",
+        max_request_size=128 * 2**20,
+    )  # fmt: skip
+    bomb = bomber.send(topic, key=user.encode(), value=bytes(80 * 2**20), partition=partition)
+    offset = bomb.get(30).offset
+    bomber.close()
+    clip = sorted(synthetic_speech_dir.glob("*-calm-*.wav"))[0].read_bytes()
+
+    def letters_for_bomb() -> list[dict]:
+        found = consume(
+            settings, settings.topic("deadletters"), timeout_s=5,
+            until=lambda ms: False,
+        )  # fmt: skip
+        letters = [codec_for("DeadLetter").decode(m.value) for m in found]
+        return [
+            letter for letter in letters
+            if letter["source_topic"] == topic and letter["source_offset"] == offset
+        ]  # fmt: skip
+
+    with MoodstreamClient(settings) as client:
+        answer = client.wait_for_recommendation(client.submit_clip(user, clip), timeout_s=60)
+        assert answer["user_id"] == user and answer["playlist"]
+    (letter,) = wait_for(letters_for_bomb, 30, "the bomb's dead letter")
+    assert letter["source_partition"] == partition
+    assert letter["source_last_offset"] == offset
+    assert letter["error_kind"] == "BatchTooLargeError"
+    assert "64 MiB" in letter["message"] and letter["payload"] is None
+    assert 'moodstream_skipped_batches_total{kind="BatchTooLargeError"' in _metrics(worker)
+
+    worker.stop()  # a restart on that partition: clean, and the batch is behind it
+    worker.start()
+    with MoodstreamClient(settings) as client:
+        answer = client.wait_for_recommendation(client.submit_clip(user, clip), timeout_s=60)
+        assert answer["user_id"] == user
+    assert len(letters_for_bomb()) == 1

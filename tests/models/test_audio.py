@@ -196,3 +196,46 @@ def test_no_stated_duration_where_the_header_does_not_say_or_cannot_be_read() ->
     assert stated_duration_s(wav[:20]) is None
     assert stated_duration_s(b"RIFF" + bytes(40)) is None
     assert stated_duration_s(b"") is None
+
+
+#: Inputs a hostile-input probe sent (issue 27): FFmpeg, left to probe, opened an RTP socket for
+#: the SDP file (20 s blocked) and files relative to the worker for the concat list.
+HOSTILE_CONTAINERS = {
+    "sdp": b"v=0\no=- 0 0 IN IP4 127.0.0.1\ns=probe\nc=IN IP4 127.0.0.1\nt=0 0\n"
+    b"m=audio 5004 RTP/AVP 0\n",
+    "ffconcat": b"ffconcat version 1.0\nfile /etc/hostname\nfile pyproject.toml\n",
+    "hls": b"#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:10,\nhttp://127.0.0.1:9/seg.ts\n"
+    b"#EXT-X-ENDLIST\n",
+    "dash": b'<?xml version="1.0"?><MPD xmlns="urn:mpeg:dash:schema:mpd:2011" type="static">'
+    b'<Period><AdaptationSet><Representation id="a" bandwidth="1"><BaseURL>'
+    b"http://127.0.0.1:9/a.mp4</BaseURL></Representation></AdaptationSet></Period></MPD>",
+}
+
+
+@pytest.mark.timeout(10)
+@pytest.mark.parametrize("name", sorted(HOSTILE_CONTAINERS))
+def test_playlists_and_network_descriptions_are_refused_unopened(name, tmp_path) -> None:
+    """Refused from their first bytes, as bytes and as files, with the same words whatever
+    the file names (no errno, no hint of what exists)."""
+    data = HOSTILE_CONTAINERS[name]
+    path = tmp_path / f"clip.{name}"
+    path.write_bytes(data)
+    for source in (data, path):
+        with pytest.raises(AudioDecodeError, match="not a container moodstream reads") as caught:
+            load_audio(source, sr=16000)
+        assert "Errno" not in str(caught.value)
+
+
+def test_ffmpeg_s_errors_reach_the_caller_without_errno_text() -> None:
+    broken_ogg = b"OggS" + bytes(2000)
+    with pytest.raises(AudioDecodeError, match="cannot decode") as caught:
+        load_audio(broken_ogg, sr=16000)
+    assert "Errno" not in str(caught.value) and "<none>" not in str(caught.value)
+
+
+def test_webm_from_a_browser_is_read() -> None:
+    y = harmonic_tone(220.0, sr=48000, seconds=1.0)
+    webm = encode_with_ffmpeg(y, 48000, "webm", "libopus")
+    assert webm[:4] == b"\x1a\x45\xdf\xa3"
+    out = load_audio(webm, sr=16000)
+    assert abs(out.size - 16000) < 800

@@ -103,6 +103,7 @@ SAMPLE_EVENTS: dict[str, dict] = {
         "source_topic": "moodstream.voice.clips",
         "source_partition": 2,
         "source_offset": 1234,
+        "source_last_offset": 1240,
         "error_kind": "SerializationError",
         "message": "expected a VoiceClipSubmitted event",
         "service": "recommend",

@@ -15,7 +15,7 @@ import soundfile as sf
 from models.exceptions import AudioDecodeError
 from models.voice import read_voice_clip
 from streams.clip_readers import ClipReaders
-from streams.exceptions import ClipReaderCrashedError
+from streams.exceptions import ClipReaderCrashedError, ClipReadTimeoutError
 from tests.models.synthetic_signals import harmonic_tone
 
 
@@ -64,3 +64,34 @@ async def test_a_dead_child_fails_its_clip_and_the_next_clip_gets_a_fresh_reader
 def test_a_negative_pool_is_refused() -> None:
     with pytest.raises(ValueError):
         ClipReaders(processes=-1)
+
+
+def _hang(audio: bytes) -> float:
+    """Stands in for a decoder that never returns on a hostile file (runs in the child)."""
+    import time
+
+    time.sleep(3600)
+    return 0.0
+
+
+@pytest.mark.asyncio
+async def test_a_reader_stuck_past_the_deadline_is_killed_and_others_go_on() -> None:
+    """Issue 27: a clip that hangs its reader fails with ClipReadTimeoutError; the clip that
+    was waiting behind it is read (on a fresh reader), and so is the next one."""
+    pool = ClipReaders(processes=1, timeout_s=3.0)
+    await pool.start()
+    try:
+        stuck = asyncio.ensure_future(pool.run(_hang, b"hostile"))
+        waiting = asyncio.ensure_future(pool.read(_wav()))
+        with pytest.raises(ClipReadTimeoutError, match="longer than 3 s"):
+            await stuck
+        assert (await waiting).duration_s == pytest.approx(1.5)
+        assert (await pool.gate(_wav(2.0))) == pytest.approx(2.0)
+    finally:
+        pool.close()
+
+
+@pytest.mark.asyncio
+async def test_the_gate_refuses_in_the_child_with_the_gate_s_words(readers) -> None:
+    with pytest.raises(AudioDecodeError, match="not a container moodstream reads"):
+        await readers.gate(b"#EXTM3U\n#EXTINF:10,\nhttp://127.0.0.1:9/a.ts\n")

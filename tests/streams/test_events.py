@@ -73,9 +73,27 @@ def test_a_good_feedback_body_becomes_the_event_the_agent_accepts() -> None:
 async def test_a_request_that_times_out_leaves_no_future_behind() -> None:
     waiter = ReplyWaiter(Settings(), "unused")
     with pytest.raises(asyncio.TimeoutError):
-        async with waiter.expecting("r1") as future:
+        async with waiter.expecting("ann", "r1") as future:
             assert waiter.pending == 1
             await asyncio.wait_for(future, timeout=0.01)
+    assert waiter.pending == 0
+
+
+@pytest.mark.asyncio
+async def test_an_answer_goes_to_its_listener_s_callers_only() -> None:
+    """Issue 27: answers were matched by request id alone; two listeners who chose the same
+    id got one answer between them, possibly the other's."""
+    waiter = ReplyWaiter(Settings(), "unused")
+    async with (
+        waiter.expecting("ann", "r1") as ann,
+        waiter.expecting("bob", "r1") as bob,
+        waiter.expecting("bob", "r1") as bob_again,
+    ):
+        waiter.deliver({"user_id": "bob", "request_id": "r1", "emotion": "sad"})
+        assert (await bob)["emotion"] == "sad" and (await bob_again)["emotion"] == "sad"
+        assert not ann.done()
+        waiter.deliver({"user_id": "ann", "request_id": "r1", "emotion": "calm"})
+        assert (await ann)["emotion"] == "calm"
     assert waiter.pending == 0
 
 

@@ -71,6 +71,8 @@ public final class MoodstreamClient {
         p.put("bootstrap.servers", bootstrap);
         p.put("acks", "all");
         p.put("max.request.size", String.valueOf(16 * 1024 * 1024)); // clips travel inline
+        // Any codec Kafka defines (the test sets one; kafka-clients' own default is none).
+        p.put("compression.type", System.getenv().getOrDefault("COMPRESSION_TYPE", "none"));
         producer = new KafkaProducer<>(p, new StringSerializer(), new ByteArraySerializer());
 
         Properties c = new Properties();
