@@ -51,7 +51,7 @@ from streams import metrics
 from streams.admission import AdmittedClip, ListenerAdmission
 from streams.clip_readers import ClipReaders
 from streams.deadletter import DeadLetterPolicy
-from streams.events import check_clip_event, check_feedback_event
+from streams.events import check_clip_event, check_feedback_event, check_track_record
 from streams.limits import MAX_FEEDBACK_EVENT_BYTES, check_event_size, check_id
 from streams.model_hub import ModelHub
 from streams.pipeline_io import PipelineStore
@@ -236,7 +236,7 @@ def define_agents(
         )  # fmt: skip
 
     async def register(event: faust.EventT) -> None:
-        record = track_discovered.decode(event.value)
+        record = check_track_record(track_discovered.decode(event.value))
         track_id = record["track_id"]
         entry = registration_for(tables.tracks.get(track_id), record)
         if entry is None:
@@ -268,7 +268,7 @@ def define_agents(
         readers = ClipReaders(hub.settings.clip_read_processes)
 
     async def extract(event: faust.EventT) -> None:
-        record = track_discovered.decode(event.value)
+        record = check_track_record(track_discovered.decode(event.value))
         track_id = record["track_id"]
         entry = tables.tracks.get(track_id) or {}
         if entry.get("features"):
@@ -306,7 +306,7 @@ def define_agents(
         await side_by_side(stream, "tracks.registered", "extract_features", extract)
 
     async def label(event: faust.EventT) -> None:
-        record = features_ready.decode(event.value)
+        record = check_track_record(features_ready.decode(event.value))
         track_id = record["track_id"]
         entry = tables.tracks.get(track_id) or {}
         if entry.get("labels"):
@@ -398,7 +398,7 @@ def define_agents(
         tables.cards[record["track_id"]] = card
 
     async def theme(event: faust.EventT) -> None:
-        record = track_classified.decode(event.value)
+        record = check_track_record(track_classified.decode(event.value))
         emotion, track_id = record["emotion"], record["track_id"]
         model = await hub.wait_for("themes")
         checkpoint = tables.themes.get(emotion)
@@ -567,13 +567,14 @@ def define_agents(
                         "object_key": card["object_key"],
                     }
                 )
-        if playlist:  # playable without the store's credentials
+        if playlist:  # playable without the store's credentials; an unplayable card is left out
             urls, expires_at = await asyncio.to_thread(
                 store.playable_urls, [entry["object_key"] for entry in playlist]
             )
             for entry, url in zip(playlist, urls, strict=True):
                 entry["audio_url"] = url
                 entry["audio_url_expires_at"] = expires_at
+            playlist = [entry for entry in playlist if entry["audio_url"] is not None]
         out = {
             "request_id": request_id,
             "user_id": user_id,

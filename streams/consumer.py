@@ -23,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import deque
 from collections.abc import Mapping, Set
 
 import faust
@@ -209,11 +208,6 @@ def use_rewinding_consumer(app: faust.App) -> None:
     app.transport.Consumer = RewindingConsumer
 
 
-#: Skipped batches remembered per process, so that a batch fetched again (a rebalance, a seek)
-#: is dead-lettered once.
-_REMEMBERED_SKIPS = 1024
-
-
 def dead_letter_skipped_batches(app: faust.App, dead_letters: DeadLetterPolicy) -> None:
     """Install the batch guard (:mod:`streams.record_batches`) and, while ``app`` runs,
     dead-letter each batch its consumer skips, then acknowledge the batch's offsets.
@@ -222,7 +216,6 @@ def dead_letter_skipped_batches(app: faust.App, dead_letters: DeadLetterPolicy) 
     loop, where it reaches :meth:`RewindingConsumer.pass_over` before the records that follow
     the batch reach an agent."""
     install_batch_guard()
-    seen: deque[tuple[str, int, int]] = deque(maxlen=_REMEMBERED_SKIPS)
 
     async def dead_letter(skipped: SkippedBatch) -> None:
         try:
@@ -236,11 +229,7 @@ def dead_letter_skipped_batches(app: faust.App, dead_letters: DeadLetterPolicy) 
         consumer = app.consumer
         if not isinstance(consumer, RewindingConsumer) or not consumer.pass_over(skipped):
             return  # another consumer's batch (the reply waiter's, another app's)
-        mark = (skipped.topic, skipped.partition, skipped.first_offset)
-        if mark in seen:
-            return
-        seen.append(mark)
-        asyncio.ensure_future(dead_letter(skipped))
+        asyncio.ensure_future(dead_letter(skipped))  # once: the policy letters a batch once
 
     @app.task
     async def watch_skipped_batches() -> None:

@@ -18,18 +18,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
-from schemas.codec import codec_for
+from schemas.codec import SINGLE_OBJECT_MAGIC, codec_for, default_store
 from streams import metrics
 from streams.record_batches import SkippedBatch
 
 if TYPE_CHECKING:
     import faust
 
-__all__ = ["DeadLetterPolicy", "MAX_INLINE_PAYLOAD"]
+__all__ = ["DeadLetterPolicy", "MAX_INLINE_PAYLOAD", "request_id_of"]
 
 logger = logging.getLogger(__name__)
 
@@ -38,8 +38,45 @@ logger = logging.getLogger(__name__)
 #: still holds the original at the recorded offset).
 MAX_INLINE_PAYLOAD = 1_000_000
 
+#: Events a policy remembers having dead-lettered, so that one read again is not lettered twice.
+REMEMBERED_LETTERS = 4096
+
 #: Stores a large payload under a key and returns where it went (``bucket/key``); blocking.
 PayloadKeeper = Callable[[str, bytes], str]
+
+
+def request_id_of(payload: bytes | bytearray | None) -> str | None:
+    """The ``request_id`` of a refused event's bytes, read without decoding the event: when
+    they are single-object Avro of a known schema whose first field is the string
+    ``request_id`` (a voice clip; a clip is what a caller waits for), else None. Decoding a
+    16 MiB event would hold the event loop for a third of a second."""
+    if payload is None or bytes(payload[:2]) != SINGLE_OBJECT_MAGIC:
+        return None
+    try:
+        schema = default_store().by_fingerprint(bytes(payload[2:10])).parsed
+        first = schema["fields"][0]
+        if first["name"] != "request_id" or first["type"] != "string":
+            return None
+        size, pos = _zigzag(payload, 10)
+        if not 0 < size <= 256:
+            return None
+        return bytes(payload[pos : pos + size]).decode("utf-8")
+    except Exception:  # noqa: BLE001  (unreadable: the dead letter goes without it)
+        return None
+
+
+def _zigzag(data: bytes | bytearray, pos: int) -> tuple[int, int]:
+    """An Avro long (zigzag varint) at ``pos``; (value, position after it)."""
+    value = shift = 0
+    while True:
+        byte = data[pos]
+        value |= (byte & 0x7F) << shift
+        pos += 1
+        if not byte & 0x80:
+            return (value >> 1) ^ -(value & 1), pos
+        shift += 7
+        if shift > 63:
+            raise ValueError("overlong varint")
 
 
 class _MessageLike(Protocol):
@@ -57,13 +94,13 @@ class DeadLetterPolicy:
         self.topic = topic
         self._keep_payload = keep_payload
         self._codec = codec_for("DeadLetter")
+        self._sent: OrderedDict[tuple[str, int, int], None] = OrderedDict()
         self.counts: Counter[str] = Counter()
         """Dead letters sent by this policy, by error kind. Tests read it; operators read the
         process-wide ``moodstream_dead_letters`` metric at ``/metrics``, counted in the same place."""
 
-    def record_for(
-        self, message: _MessageLike, error: BaseException, *, service: str
-    ) -> dict[str, Any]:
+    @staticmethod
+    def record_for(message: _MessageLike, error: BaseException, *, service: str) -> dict[str, Any]:
         """The DeadLetter record describing ``message`` and ``error`` (pure; tested alone)."""
         payload = message.value if isinstance(message.value, bytes | bytearray) else None
         key = message.key if isinstance(message.key, bytes | bytearray) else None
@@ -78,6 +115,7 @@ class DeadLetterPolicy:
             "key": bytes(key) if key is not None else None,
             "payload": bytes(payload[:MAX_INLINE_PAYLOAD]) if payload is not None else None,
             "payload_key": None,
+            "request_id": request_id_of(payload),
             "failed_at": int(time.time() * 1000),
         }
 
@@ -95,16 +133,34 @@ class DeadLetterPolicy:
             "key": None,
             "payload": None,
             "payload_key": None,
+            "request_id": None,
             "failed_at": int(time.time() * 1000),
         }
 
     async def send_batch(self, skipped: SkippedBatch, *, service: str) -> None:
-        """Log and publish the dead letter of a skipped record batch."""
-        await self._publish(self.record_for_batch(skipped, service=service), service)
+        """Log and publish the dead letter of a skipped record batch (once per process)."""
+        record = self.record_for_batch(skipped, service=service)
+        if self._first_time(record):
+            await self._publish(record, service)
+
+    def _first_time(self, record: dict[str, Any]) -> bool:
+        """Whether this process has not dead-lettered the record's event yet. An event read
+        again (a rebalance, the hole guard's seek back) fails again: one letter is enough."""
+        mark = (record["source_topic"], record["source_partition"], record["source_offset"])
+        if mark in self._sent:
+            logger.info("%s[%d]@%d was dead-lettered already; not again", *mark)
+            return False
+        self._sent[mark] = None
+        while len(self._sent) > REMEMBERED_LETTERS:
+            self._sent.popitem(last=False)
+        return True
 
     async def send(self, message: _MessageLike, error: BaseException, *, service: str) -> None:
-        """Log and publish a dead letter for ``message``; never raises for a bad event."""
+        """Log and publish a dead letter for ``message`` (once per event in this process);
+        never raises for a bad event."""
         record = self.record_for(message, error, service=service)
+        if not self._first_time(record):
+            return
         payload = message.value if isinstance(message.value, bytes | bytearray) else None
         if payload is not None and len(payload) > MAX_INLINE_PAYLOAD and self._keep_payload:
             key = f"deadletters/{record['source_topic']}/{record['source_partition']}/{record['source_offset']}"

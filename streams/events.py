@@ -1,4 +1,5 @@
-"""The listener events (voice clips and feedback): built in one place, checked in one place.
+"""The listener events (voice clips and feedback): built in one place, checked in one place;
+and the check of the track events every stage that writes a track or a card applies.
 
 The HTTP API, :mod:`streams.client` and outside producers create the same ``VoiceClipSubmitted``
 and ``UserFeedback`` records; the agents check every one they read against the same rules before
@@ -9,17 +10,44 @@ Rule for keys: ``voice.clips`` and ``feedback`` are keyed by the UTF-8 ``user_id
 payload. The key places the listener's events on the partition of its session; an event whose key
 differs from its ``user_id`` is refused (``KeyMismatchError``), never applied to a session it
 does not name.
+
+Track events (``TrackDiscovered`` .. ``TrackClassified``) travel on internal topics, which any
+client of the broker can write to until ACLs guard them. The stages do not trust them blindly
+(:func:`check_track_record`): the audio must lie in the audio bucket's layout (``tracks/...``,
+no ``..``), the segment matrix must be the track's own, and the metadata within its bounds. A
+forged event is dead-lettered and never becomes a card.
 """
 
 from __future__ import annotations
 
+import math
+import re
 import time
 import uuid
 
-from streams.exceptions import InvalidEventError, KeyMismatchError
+from streams.exceptions import InvalidEventError, InvalidTrackEventError, KeyMismatchError
 from streams.limits import MAX_FEEDBACK_TRACKS, check_id
 
-__all__ = ["clip_event", "feedback_event", "check_clip_event", "check_feedback_event"]
+__all__ = [
+    "clip_event",
+    "feedback_event",
+    "check_clip_event",
+    "check_feedback_event",
+    "check_track_record",
+    "check_track_object_key",
+    "TRACK_OBJECT_KEY",
+]
+
+#: Where track audio lives in the audio bucket: under ``tracks/``, path segments of letters,
+#: digits, ``.``, ``_`` and ``-`` that do not start with a dot (so no ``..``), at most 5 deep.
+TRACK_OBJECT_KEY = re.compile(
+    r"tracks/(?:[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}/){0,4}[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}"
+)
+#: Longest title, singer, author or album (characters); control characters are refused.
+MAX_METADATA_CHARS = 512
+#: Longest duration a track's metadata may state (seconds).
+MAX_STATED_DURATION_S = 24 * 3600.0
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 FEEDBACK_ACTIONS = ("PICK", "ABANDON")
 
@@ -111,4 +139,45 @@ def check_feedback_event(record: dict, key: bytes | None) -> dict:
     for track_id in track_ids:
         check_id("each of track_ids", track_id)
     _check_key(key, record["user_id"])
+    return record
+
+
+def check_track_object_key(object_key: object) -> str:
+    """``object_key`` when it names track audio in the audio bucket's layout, else
+    :class:`InvalidTrackEventError`."""
+    if not isinstance(object_key, str) or not TRACK_OBJECT_KEY.fullmatch(object_key):
+        shown = repr(object_key)[:80]
+        raise InvalidTrackEventError(
+            f"object_key {shown} is not track audio: keys are tracks/<name> (letters, digits, "
+            "'.', '_', '-'; no segment starting with '.')"
+        )
+    return object_key
+
+
+def check_track_record(record: dict) -> dict:
+    """``record`` (a decoded track event) when its ids, object keys and metadata are within
+    their bounds, else :class:`InvalidTrackEventError` saying which field is wrong."""
+    track_id = check_id("track_id", record.get("track_id"))
+    check_track_object_key(record.get("object_key"))
+    features_key = record.get("features_key")
+    if features_key is not None:
+        own = f"{record.get('feature_spec')}/{track_id}.npy"
+        if features_key != own:
+            raise InvalidTrackEventError(
+                f"features_key {str(features_key)[:80]!r} is not track {track_id!r}'s own ({own!r})"
+            )
+    metadata = record.get("metadata") or {}
+    for field in ("title", "singer", "author", "album"):
+        value = metadata.get(field, "")
+        if len(value) > MAX_METADATA_CHARS:
+            raise InvalidTrackEventError(
+                f"metadata.{field} is {len(value)} characters; the limit is {MAX_METADATA_CHARS}"
+            )
+        if _CONTROL.search(value):
+            raise InvalidTrackEventError(f"metadata.{field} holds control characters")
+    duration = metadata.get("duration_s", 0.0)
+    if not (math.isfinite(duration) and 0.0 <= duration <= MAX_STATED_DURATION_S):
+        raise InvalidTrackEventError(
+            f"metadata.duration_s is {duration}; it must be 0 to {MAX_STATED_DURATION_S:g} s"
+        )
     return record

@@ -10,6 +10,7 @@ __all__ = [
     "StreamsError",
     "InvalidEventError",
     "KeyMismatchError",
+    "InvalidTrackEventError",
     "FeedbackRefusedError",
     "StateTooLargeError",
     "TrackAudioMissingError",
@@ -30,6 +31,11 @@ class InvalidEventError(StreamsError):
 
 class KeyMismatchError(InvalidEventError):
     """A voice clip or feedback whose Kafka key is not its UTF-8 ``user_id``."""
+
+
+class InvalidTrackEventError(InvalidEventError):
+    """A track event on an internal topic whose object keys or metadata break the audio
+    bucket's layout or their bounds (a forged or corrupt event): it never becomes a card."""
 
 
 class FeedbackRefusedError(InvalidEventError):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import logging
 import time
 
 import numpy as np
@@ -13,10 +14,13 @@ from models.exceptions import AudioTooLargeError
 from models.features.music import DEFAULT_SPEC, segment_features
 from models.storage import minio_client
 from models.voice import MAX_CLIP_BYTES
+from streams.events import check_track_object_key
 from streams.exceptions import TrackAudioMissingError
 from streams.settings import Settings
 
 __all__ = ["PipelineStore", "MAX_TRACK_SECONDS"]
+
+logger = logging.getLogger(__name__)
 
 #: Longest track the ingest path analyses (longer audio is dead-lettered with the reason).
 MAX_TRACK_SECONDS = 20 * 60
@@ -136,18 +140,26 @@ class PipelineStore:
         self.client.put_object(self.settings.bucket_clips, key, io.BytesIO(data), len(data))
         return f"{self.settings.bucket_clips}/{key}"
 
-    def playable_urls(self, object_keys: list[str]) -> tuple[list[str], int]:
+    def playable_urls(self, object_keys: list[str]) -> tuple[list[str | None], int]:
         """A URL per track audio object that plays it without the store's credentials (a
         presigned GET, which also serves HTTP Range requests), and when they expire
-        (milliseconds since the epoch): ``audio_url_ttl_s`` from now.
+        (milliseconds since the epoch): ``audio_url_ttl_s`` from now. None for a key outside
+        the audio layout or that cannot be signed (logged): a playlist leaves that card out
+        rather than failing (a forged card must not break every playlist that draws it).
 
         Signing is local (HMAC, with the configured region): no request to the store."""
         from datetime import timedelta
 
         ttl = timedelta(seconds=self.settings.audio_url_ttl_s)
         expires_at = int((time.time() + self.settings.audio_url_ttl_s) * 1000)
-        urls = [
-            self.client.presigned_get_object(self.settings.bucket_audio, key, expires=ttl)
-            for key in object_keys
-        ]
+        urls: list[str | None] = []
+        for key in object_keys:
+            try:
+                check_track_object_key(key)
+                urls.append(
+                    self.client.presigned_get_object(self.settings.bucket_audio, key, expires=ttl)
+                )
+            except Exception as exc:  # noqa: BLE001  (this card only: it is left out)
+                logger.warning("track audio %r cannot be played (%s); left out", key, exc)
+                urls.append(None)
         return urls, expires_at

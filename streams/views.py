@@ -20,10 +20,13 @@ import contextlib
 import hmac
 import json
 import logging
+import math
+from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import faust
+from aiohttp.http_exceptions import HttpProcessingError
 from faust.web import Request, Response, View
 from faust.web.exceptions import WebError
 
@@ -37,7 +40,7 @@ from streams.deadletter import DeadLetterPolicy
 from streams.events import check_feedback_event, clip_event, feedback_event
 from streams.exceptions import ClipReaderCrashedError, ClipReadTimeoutError, InvalidEventError
 from streams.limits import MAX_FEEDBACK_BODY_BYTES, MAX_JSON_DEPTH, check_id
-from streams.recommendation import check_pick, normalise_session
+from streams.recommendation import already_handled, check_pick, normalise_session
 from streams.record_batches import SkippedBatch, install_batch_guard, on_skipped_batch
 from streams.tables import Tables
 
@@ -55,21 +58,41 @@ class RequestRefused(WebError):
         super().__init__(reason, code=status)
 
 
+class RefusedByWorker(Exception):
+    """The worker refused a request a caller waits for: its dead letter's kind and message."""
+
+    def __init__(self, error_kind: str, message: str) -> None:
+        super().__init__(f"{error_kind}: {message}")
+        self.error_kind = error_kind
+        self.message = message
+
+
 class ReplyWaiter:
-    """Waits for recommendations by listener and request id: reads the whole recommendations
-    topic (no consumer group, from the end at start), so a reply made by any worker is seen.
+    """Waits for the answers to HTTP clips: reads the whole recommendations and dead-letter
+    topics (no consumer group, from their ends at start), so what any worker says is seen.
 
     An answer is matched by (user id, request id): two listeners who chose the same request id
-    each get their own answer, and callers waiting on one request all get it. A record batch
-    on the topic that cannot be read is skipped and dead-lettered (streams.record_batches)."""
+    each get their own answer, and callers waiting on one request all get it. A dead letter
+    with the key and ``request_id`` of a waiting request (the worker refused it: a listener
+    over its limit, say) ends the wait at once with :class:`RefusedByWorker`. A record batch on
+    either topic that cannot be read is skipped and dead-lettered (streams.record_batches)."""
 
-    def __init__(self, settings, topic: str, dead_letters: DeadLetterPolicy | None = None) -> None:
+    def __init__(
+        self,
+        settings,
+        topic: str,
+        dead_letters: DeadLetterPolicy | None = None,
+        refusals_topic: str | None = None,
+    ) -> None:
         self.settings = settings
         self.topic = topic
+        self.refusals_topic = refusals_topic
         self._dead_letters = dead_letters
         self._futures: dict[tuple[str, str], list[asyncio.Future]] = {}
+        self._waiting_users: Counter[str] = Counter()
         self._task: asyncio.Task | None = None
         self._codec = codec_for("Recommendation")
+        self._letter = codec_for("DeadLetter")
         self._ready = asyncio.Event()
 
     def _skipped(self, skipped: SkippedBatch) -> None:
@@ -84,9 +107,11 @@ class ReplyWaiter:
         install_batch_guard()
         loop = asyncio.get_running_loop()
         stop_watching = on_skipped_batch(lambda s: loop.call_soon_threadsafe(self._skipped, s))
+        topics = [self.topic] + ([self.refusals_topic] if self.refusals_topic else [])
         consumer = AIOKafkaConsumer(
-            self.topic, bootstrap_servers=self.settings.kafka_bootstrap, group_id=None,
+            *topics, bootstrap_servers=self.settings.kafka_bootstrap, group_id=None,
             auto_offset_reset="latest", enable_auto_commit=False,
+            max_partition_fetch_bytes=16 * 2**20,
         )  # fmt: skip
         await consumer.start()
         try:
@@ -97,10 +122,14 @@ class ReplyWaiter:
             self._ready.set()
             async for message in consumer:
                 try:
-                    answer = self._codec.decode(message.value)
+                    if message.topic == self.topic:
+                        self.deliver(self._codec.decode(message.value))
+                    elif (
+                        message.key and self._waiting_users[message.key.decode("utf-8", "replace")]
+                    ):
+                        self.refuse(self._letter.decode(message.value))
                 except Exception:  # noqa: BLE001  (not ours to judge: the DLQ path is the agent's)
                     continue
-                self.deliver(answer)
         finally:
             stop_watching()
             await consumer.stop()
@@ -110,6 +139,16 @@ class ReplyWaiter:
         for future in self._futures.pop((answer["user_id"], answer["request_id"]), ()):
             if not future.done():
                 future.set_result(answer)
+
+    def refuse(self, letter: dict) -> None:
+        """End the wait of every caller of the request a dead letter refused."""
+        if not letter.get("request_id") or letter.get("key") is None:
+            return
+        user_id = letter["key"].decode("utf-8", "replace")
+        refused = RefusedByWorker(letter["error_kind"], letter["message"])
+        for future in self._futures.pop((user_id, letter["request_id"]), ()):
+            if not future.done():
+                future.set_exception(refused)
 
     async def start(self) -> None:
         if self._task is None:
@@ -123,19 +162,37 @@ class ReplyWaiter:
 
     @contextlib.asynccontextmanager
     async def expecting(self, user_id: str, request_id: str) -> AsyncIterator[asyncio.Future]:
-        """A future for the answer to ``request_id`` of ``user_id``, forgotten on leaving
-        (answered or not)."""
+        """A future for the answer to ``request_id`` of ``user_id`` (or its refusal, as
+        :class:`RefusedByWorker`), forgotten on leaving (answered or not)."""
         future = asyncio.get_running_loop().create_future()
         key = (user_id, request_id)
         self._futures.setdefault(key, []).append(future)
+        self._waiting_users[user_id] += 1
         try:
             yield future
         finally:
+            self._waiting_users[user_id] -= 1
+            if self._waiting_users[user_id] <= 0:
+                del self._waiting_users[user_id]
             waiting = self._futures.get(key)
             if waiting is not None and future in waiting:
                 waiting.remove(future)
                 if not waiting:
                     del self._futures[key]
+
+
+#: HTTP status for a refusal the worker made after the gate, by dead-letter kind.
+_REFUSAL_STATUS = {
+    "ListenerBusyError": 429,
+    "AudioTooLargeError": 413,
+    "AudioTooLongError": 413,
+    "AudioTooShortError": 400,
+    "AudioDecodeError": 400,
+    "InvalidEventError": 400,
+    "KeyMismatchError": 400,
+    "ClipReadTimeoutError": 400,
+    "ClipReaderCrashedError": 400,
+}
 
 
 def _authorised(settings, request: Request) -> bool:
@@ -186,8 +243,9 @@ async def read_body(request: Request, *, limit: int, timeout_s: float, what: str
             data = await _read_bounded(part.read_chunk, limit, deadline, what)
             if getattr(part, "name", None) == "clip":
                 return data
-    except ValueError as exc:  # aiohttp's multipart parser: a malformed form
-        raise RequestRefused(400, f"the multipart body is malformed: {exc}") from exc
+    except (ValueError, HttpProcessingError) as exc:  # aiohttp's parser: a malformed form
+        reason = getattr(exc, "message", None) or str(exc)
+        raise RequestRefused(400, f"the multipart body is malformed: {reason}"[:300]) from exc
     raise RequestRefused(400, "the multipart form has no 'clip' field: send the clip as 'clip'")
 
 
@@ -262,7 +320,10 @@ def define_views(app: faust.App, tables: Tables) -> None:
     settings = components.settings
     clip_codec = codec_for("VoiceClipSubmitted")
     feedback_codec = codec_for("UserFeedback")
-    waiter = ReplyWaiter(settings, settings.topic("recommendations"), components.dead_letters)
+    waiter = ReplyWaiter(
+        settings, settings.topic("recommendations"), components.dead_letters,
+        refusals_topic=settings.topic("deadletters"),
+    )  # fmt: skip
 
     def authorise(request: Request) -> None:
         if not _authorised(settings, request):
@@ -384,6 +445,13 @@ def define_views(app: faust.App, tables: Tables) -> None:
                 what="the clip",
             )
             await _gate_clip(components.readers, data)
+            if request_id and already_handled(tables.sessions.get(user_id), request_id):
+                # This worker holds the listener's session and answered that id already: a
+                # repeated request id is not answered again (the README's contract).
+                raise RequestRefused(
+                    409, f"request {request_id!r} of {user_id!r} was answered already: send a "
+                    "new clip with a new request_id (or none)",
+                )  # fmt: skip
             event = clip_event(
                 user_id, audio=data, request_id=request_id or None, session_id=session_id
             )
@@ -394,6 +462,17 @@ def define_views(app: faust.App, tables: Tables) -> None:
                 )
                 try:
                     answer = await asyncio.wait_for(future, timeout=settings.web_reply_timeout_s)
+                except RefusedByWorker as refused:
+                    status = _REFUSAL_STATUS.get(refused.error_kind, 503)
+                    headers = {}
+                    if status == 429:
+                        headers["Retry-After"] = str(math.ceil(settings.listener_clip_window_s))
+                    logger.info("refused POST /api/clips: %d %s", status, refused)
+                    return self.json(
+                        {"error": refused.message, "kind": refused.error_kind,
+                         "request_id": event["request_id"]},
+                        status=status, headers=headers,
+                    )  # fmt: skip
                 except asyncio.TimeoutError:
                     return self.json(
                         {"error": "no answer in time", "request_id": event["request_id"]},

@@ -34,6 +34,7 @@ COMMANDS: dict[str, str] = {
     "submit": "streams.cli.ingest:submit",
     "synth": "streams.cli.synth:synth",
     "schemas": "streams.cli.schemas:schemas_group",
+    "catalog": "streams.cli.catalog:catalog_group",
     "demo": "streams.cli.demo:demo",
     "bench": "benchmarks.cli:bench",
 }

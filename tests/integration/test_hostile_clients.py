@@ -28,6 +28,8 @@ from streams.topics import ensure_topics
 from streams.worker_process import WorkerProcess
 from tests.integration.kafka_helpers import consume, producer, wait_for
 from tests.models.synthetic_signals import encode_with_ffmpeg, harmonic_tone
+from tests.models.test_audio import HOSTILE_CONTAINERS
+from tests.schemas.samples import SAMPLE_EVENTS
 
 pytestmark = pytest.mark.integration
 
@@ -342,3 +344,62 @@ def KafkaProducerFor16MiB(settings):  # noqa: N802  (reads like the class it bui
     return KafkaProducer(
         bootstrap_servers=settings.kafka_bootstrap, acks="all", max_request_size=16 * 2**20
     )
+
+
+def test_playlists_session_descriptions_and_broken_forms_are_refused_at_once(worker) -> None:
+    """Issue 27: a 102-byte SDP file opened an RTP socket and held a worker thread 20 s (six
+    filled the pool); an ffconcat list opened files beside the worker; a malformed multipart
+    part header gave a 500 with a traceback."""
+    for name, data in HOSTILE_CONTAINERS.items():
+        started = time.monotonic()
+        status, body = _request(worker, "POST", f"/api/clips?user_id=probe-{name}", data)
+        assert status == 400 and "not a container moodstream reads" in body["error"], (name, body)
+        assert "Errno" not in body["error"]
+        assert time.monotonic() - started < 5, name
+    broken = (
+        b'--X\r\nContent-Disposition form-data; name="clip"\r\n\r\nabc\r\n--X--\r\n',
+        b"--X\r\n\x00\xff: \xff\r\n\r\nabc\r\n--X--\r\n",
+    )
+    for body in broken:
+        status, answer = _request(
+            worker, "POST", "/api/clips?user_id=form", body,
+            {"Content-Type": "multipart/form-data; boundary=X"},
+        )  # fmt: skip
+        assert status == 400 and "multipart body is malformed" in answer["error"], answer
+    assert worker.get("/health")["tables_ready"]
+    assert "Traceback" not in worker.log_tail(200_000)
+
+
+def test_forged_track_events_on_internal_topics_never_become_cards(worker) -> None:
+    """Issue 27: a TrackClassified written straight to tracks.classified (valid schema, another
+    track's features, an object key of ``../models/music/PROMOTED``, HTML in the title) was
+    labelled and written into the catalog, where it broke every playlist that drew it."""
+    settings = worker.settings
+    classified = codec_for("TrackClassified")
+    base = SAMPLE_EVENTS["TrackClassified"]
+    forged = {
+        "forged-key": {**base, "track_id": "forged-key", "object_key": "../models/music/PROMOTED",
+                       "features_key": "music62-1/forged-key.npy",
+                       "metadata": {**base["metadata"], "title": "<script>alert(1)</script>"}},
+        "forged-features": {**base, "track_id": "forged-features"},  # t-0001's features
+        "forged-metadata": {**base, "track_id": "forged-metadata",
+                            "features_key": "music62-1/forged-metadata.npy",
+                            "metadata": {**base["metadata"], "title": "x" * 10_000}},
+    }  # fmt: skip
+    prod = producer(settings)
+    for event in forged.values():
+        prod.send(settings.topic("tracks.classified"), key=b"sad", value=classified.encode(event))
+    prod.flush()
+    letters = {
+        d["payload"] and classified.decode(d["payload"])["track_id"]: d
+        for d in _letters(worker, "tracks.classified", len(forged))
+    }
+    assert set(letters) == set(forged)
+    assert all(d["error_kind"] == "InvalidTrackEventError" for d in letters.values())
+    assert (
+        "object_key '../models/music/PROMOTED' is not track audio"
+        in letters["forged-key"]["message"]
+    )
+    assert "not track 'forged-features''s own" in letters["forged-features"]["message"]
+    assert "metadata.title is 10000 characters" in letters["forged-metadata"]["message"]
+    assert worker.get("/api/catalog/sad")["themes"] == {}

@@ -14,6 +14,7 @@ import uuid
 
 import numpy as np
 import pytest
+import soundfile as sf
 
 from benchmarks.clip_load import run_clip_load
 from crawler.crawl import Crawler
@@ -455,3 +456,70 @@ def test_a_batch_the_worker_cannot_read_is_dead_lettered_and_the_partition_goes_
         answer = client.wait_for_recommendation(client.submit_clip(user, clip), timeout_s=60)
         assert answer["user_id"] == user
     assert len(letters_for_bomb()) == 1
+
+
+def test_a_listener_over_the_limit_gets_429_at_once_and_large_letters_keep_their_payload(
+    labelled_worker, synthetic_speech_dir
+):
+    """Issue 27: over the listener limit an HTTP caller waited 20 s for a 504; a refused clip
+    over 1 MB was cut, with ``payload_key`` null although the schema promises one."""
+    settings, worker = labelled_worker
+    user = "busy-over-http"
+    clip = sorted(synthetic_speech_dir.glob("*-sad-*.wav"))[0].read_bytes()
+    big = io.BytesIO()
+    sf.write(big, np.zeros(16000 * 25, np.float32) + 0.01, 16000, format="WAV", subtype="FLOAT")
+    big_clip = big.getvalue()  # 25 s, 1.6 MB: within every clip limit
+    assert len(big_clip) > 1_000_000
+    with MoodstreamClient(settings) as client:
+        ids = [client.submit_clip(user, clip) for _ in range(settings.listener_clip_limit)]
+        refused_id = client.submit_clip(user, big_clip)  # the 11th within 10 s
+        client.wait_for_recommendation(ids[-1], timeout_s=60)
+    started = time.monotonic()
+    status, body = _post(worker, f"/api/clips?user_id={user}", clip)
+    assert status == 429 and body["kind"] == "ListenerBusyError", body
+    assert time.monotonic() - started < settings.web_reply_timeout_s / 2
+    assert "send it again later" in body["error"]
+
+    def letter():
+        found = consume(
+            settings, settings.topic("deadletters"), until=lambda ms: False, timeout_s=3
+        )
+        letters = [codec_for("DeadLetter").decode(m.value) for m in found]
+        return next((d for d in letters if d["request_id"] == refused_id), None)
+
+    refused = wait_for(letter, 30, "the large refused clip's dead letter")
+    assert refused["payload"] is None and refused["payload_key"]
+    bucket, key = refused["payload_key"].split("/", 1)
+    stored = minio_client(settings.object_store).get_object(bucket, key)
+    try:
+        assert CLIP_CODEC.decode(stored.read())["audio"] == big_clip
+    finally:
+        stored.close()
+
+
+def test_an_operator_removes_a_card_from_every_worker_s_catalog(labelled_worker) -> None:
+    """Issue 27: a bad card could not be removed (a corrected event was ignored as a
+    duplicate); ``moodstream catalog remove TRACK_ID`` takes it out."""
+    settings, worker = labelled_worker
+    emotion, themes = next(
+        (e, t) for e in ("sad", "happy", "angry", "calm")
+        if (t := worker.get(f"/api/catalog/{e}")["themes"])
+    )  # fmt: skip
+    track_id = next(iter(themes.values()))[0]["track_id"]
+    run = subprocess.run(
+        [sys.executable, "-m", "streams.cli", "catalog", "remove", track_id],
+        capture_output=True, text=True, timeout=120, env={**os.environ, **settings.to_env()},
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert f"removed {track_id}" in run.stdout
+
+    def gone() -> bool:
+        listed = worker.get(f"/api/catalog/{emotion}")["themes"]
+        return all(track_id not in {t["track_id"] for t in ids} for ids in listed.values())
+
+    wait_for(gone, 30, "the card gone from the worker's catalog")
+    again = subprocess.run(
+        [sys.executable, "-m", "streams.cli", "catalog", "remove", track_id],
+        capture_output=True, text=True, timeout=120, env={**os.environ, **settings.to_env()},
+    )  # fmt: skip
+    assert again.returncode != 0 and "has no card for track" in again.stderr

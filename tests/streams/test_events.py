@@ -10,7 +10,7 @@ import pytest
 from streams.events import check_clip_event, check_feedback_event, clip_event, feedback_event
 from streams.exceptions import ConfigurationError, InvalidEventError, KeyMismatchError
 from streams.settings import Settings
-from streams.views import ReplyWaiter, RequestRefused, parse_feedback_body
+from streams.views import RefusedByWorker, ReplyWaiter, RequestRefused, parse_feedback_body
 
 
 def test_events_keyed_by_another_user_or_by_nothing_are_refused() -> None:
@@ -95,6 +95,20 @@ async def test_an_answer_goes_to_its_listener_s_callers_only() -> None:
         waiter.deliver({"user_id": "ann", "request_id": "r1", "emotion": "calm"})
         assert (await ann)["emotion"] == "calm"
     assert waiter.pending == 0
+
+
+@pytest.mark.asyncio
+async def test_a_dead_letter_of_a_waiting_request_ends_the_wait_with_its_reason() -> None:
+    """Issue 27: over the listener limit an HTTP caller waited 20 s for a 504."""
+    waiter = ReplyWaiter(Settings(), "unused")
+    async with waiter.expecting("ann", "r1") as ann, waiter.expecting("bob", "r1") as bob:
+        waiter.refuse({"key": b"ann", "request_id": "r1", "error_kind": "ListenerBusyError",
+                       "message": "send it again later"})  # fmt: skip
+        with pytest.raises(RefusedByWorker, match="ListenerBusyError") as caught:
+            await ann
+        assert caught.value.message == "send it again later"
+        waiter.refuse({"key": b"bob", "request_id": None, "error_kind": "X", "message": ""})
+        assert not bob.done()  # a letter without a request id ends no wait
 
 
 @pytest.mark.parametrize("host", ["0.0.0.0", "10.1.2.3", "example.org"])

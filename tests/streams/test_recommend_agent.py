@@ -84,7 +84,7 @@ def voice(test_app) -> _SadVoice:
     index = test_app.moodstream.tables.cards.index
     for i in range(12):
         card = {
-            "emotion": "sad", "theme_id": i % 3, "object_key": f"k{i}",
+            "emotion": "sad", "theme_id": i % 3, "object_key": f"tracks/k{i}.ogg",
             "metadata": SAMPLE_EVENTS["TrackDiscovered"]["metadata"],
         }  # fmt: skip
         test_app.moodstream.tables.cards.data[f"t-{i}"] = card
@@ -226,3 +226,25 @@ async def test_a_burst_of_long_clips_is_bounded_by_its_audio_seconds(
     assert len(answers) == admitted
     assert [d["error_kind"] for d in letters] == ["ListenerBusyError"] * 3
     assert "s of audio within" in letters[0]["message"]
+
+
+@pytest.mark.asyncio
+async def test_a_card_whose_audio_cannot_be_played_is_left_out_of_the_playlist(
+    test_app, voice, answers, letters
+) -> None:
+    """Issue 27: a forged card (object key ``../models/music/PROMOTED``) made every playlist
+    that drew it fail; now the playlist goes without it."""
+    forged = {
+        **test_app.moodstream.tables.cards.data["t-0"],
+        "object_key": "../models/music/PROMOTED",
+    }
+    test_app.moodstream.tables.cards.data["t-0"] = forged
+    async with test_app.moodstream.agents["recommend"].test_context() as agent:
+        for i in range(6):  # six first occurrences: one of them draws the forged card
+            user = f"forged-{i}"
+            await agent.put(CLIP.encode(clip_event(user, audio=_wav())), key=user.encode())
+        await until(lambda: len(answers) >= 6)
+    assert letters == []
+    entries = [entry for answer in answers for entry in answer["playlist"]]
+    assert entries and all(entry["audio_url"] for entry in entries)
+    assert "t-0" not in {entry["track_id"] for entry in entries}
