@@ -29,9 +29,10 @@ import asyncio
 import hashlib
 import io
 import logging
+import re
 import time
 from dataclasses import asdict, dataclass
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 from crawler.fetch import Fetcher, FetchError
 from crawler.profile import SiteProfile
@@ -41,7 +42,7 @@ from models.storage import minio_client
 from schemas.codec import codec_for
 from schemas.emotions import EMOTIONS
 
-__all__ = ["CrawlCounters", "Crawler", "parse_duration", "track_id_for"]
+__all__ = ["CrawlCounters", "Crawler", "audio_suffix", "parse_duration", "track_id_for"]
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +52,15 @@ _AUDIO_TYPES = {
     ".wav": "audio/wav",
     ".mp3": "audio/mpeg",
 }
+
+
+def audio_suffix(audio_url: str) -> str:
+    """The file suffix of ``audio_url``'s path (``.ogg``), lower case, or "" when it has none
+    or an odd one: object keys keep to the audio layout the worker checks (letters and digits
+    after the dot, no query string)."""
+    name = urlsplit(audio_url).path.rsplit("/", 1)[-1]
+    suffix = name.rsplit(".", 1)[-1].lower() if "." in name else ""
+    return f".{suffix}" if re.fullmatch(r"[a-z0-9]{1,8}", suffix) else ""
 
 
 @dataclass
@@ -244,11 +254,7 @@ class Crawler:
                 {"status": "emitted", **same_audio, "duplicate_of": same_audio["track_id"]},
             )
             return
-        suffix = (
-            "." + audio_url.rsplit(".", 1)[-1].lower()
-            if "." in audio_url.rsplit("/", 1)[-1]
-            else ""
-        )
+        suffix = audio_suffix(audio_url)
         object_key = f"tracks/{content_sha256}{suffix}"
         track_id = track_id_for(content_sha256)
         await self._io(

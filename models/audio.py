@@ -68,6 +68,9 @@ _MIN_SAMPLES = 48
 _BLOCK_SAMPLES = 65536
 #: First four bytes of the containers libsndfile decodes (WAV, RF64, FLAC, AIFF).
 _LIBSNDFILE_MAGIC = (b"RIFF", b"RF64", b"fLaC", b"FORM")
+#: libsndfile's frame count for a stream that does not state its length (a FLAC written by a
+#: streaming encoder has 0 total samples; libsndfile reports SF_COUNT_MAX): unknown, not long.
+_UNKNOWN_FRAMES = 2**62
 #: FFmpeg sample formats (planar or packed) -> numpy dtype, scale to [-1, 1] and offset.
 _SAMPLE_FORMATS: dict[str, tuple[type, float, float]] = {
     "u8": (np.uint8, 1.0 / 128, -128.0),
@@ -180,7 +183,11 @@ def _decode_with_libsndfile(
 ) -> np.ndarray:
     with sf.SoundFile(handle) as f:
         out = _MonoAssembler(f.samplerate, sr, max_duration_s, what, min_sample_rate)
-        if max_duration_s is not None and f.frames > 0 and f.frames / f.samplerate > max_duration_s:
+        if (
+            max_duration_s is not None
+            and 0 < f.frames < _UNKNOWN_FRAMES
+            and f.frames / f.samplerate > max_duration_s
+        ):
             raise AudioTooLongError(
                 f"{what} is {f.frames / f.samplerate:.1f} s long; the limit is {max_duration_s:g} s"
             )
@@ -286,7 +293,7 @@ def stated_duration_s(data: bytes | bytearray | memoryview) -> float | None:
         info = sf.info(io.BytesIO(data))
     except (sf.LibsndfileError, RuntimeError, ValueError, TypeError):
         return None
-    if info.frames <= 0 or info.samplerate <= 0:
+    if not 0 < info.frames < _UNKNOWN_FRAMES or info.samplerate <= 0:
         return None
     return info.frames / info.samplerate
 

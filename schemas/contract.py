@@ -13,7 +13,7 @@ import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from schemas.codec import AVRO_DIR, SINGLE_OBJECT_MAGIC, default_store
+from schemas.codec import AVRO_DIR, HISTORY_DIR, SINGLE_OBJECT_MAGIC, default_store
 from schemas.topics import TOPIC_NAMES
 
 __all__ = ["TopicContract", "CONTRACT", "INDEX_FILE", "export_contract"]
@@ -123,7 +123,8 @@ def export_contract(directory: Path) -> dict:
     The index lists every schema (full name, file, CRC-64-AVRO fingerprint of its parsing
     canonical form as 16 hex digits, the topics that carry it) and every topic (its contract).
     A reader of single-object-encoded bytes takes bytes 2..10 (little-endian) as the
-    fingerprint and looks it up here.
+    fingerprint and looks it up here, in ``schemas`` or, for an older writer, in ``history``
+    (earlier versions, standalone, copied into ``history/``).
     """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
@@ -148,13 +149,24 @@ def export_contract(directory: Path) -> dict:
             (directory / standalone).write_text(json.dumps(whole, indent=2) + "\n")
             entry["standalone_file"] = standalone
         schemas.append(entry)
+    history = []
+    (directory / HISTORY_DIR).mkdir(exist_ok=True)
+    for path in sorted((AVRO_DIR / HISTORY_DIR).glob("*.avsc")):
+        shutil.copyfile(path, directory / HISTORY_DIR / path.name)
+        name, fingerprint_hex = path.stem.rsplit(".", 1)
+        history.append(
+            {"name": name, "file": f"{HISTORY_DIR}/{path.name}", "fingerprint": fingerprint_hex}
+        )
     index = {
         "encoding": (
             f"Avro single-object encoding: {SINGLE_OBJECT_MAGIC.hex()} + 8-byte little-endian "
             "CRC-64-AVRO fingerprint + Avro binary body"
         ),
         "topic_name": "<MOODSTREAM_TOPIC_PREFIX>.<topic> (prefix 'moodstream' by default)",
+        "fingerprint_bytes": "as on the wire: bytes 2..9 of an event, the little-endian bytes "
+        "of the CRC-64-AVRO value",
         "schemas": schemas,
+        "history": history,
         "topics": [asdict(entry) for entry in CONTRACT],
     }
     (directory / INDEX_FILE).write_text(json.dumps(index, indent=2) + "\n")

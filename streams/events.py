@@ -6,10 +6,11 @@ and ``UserFeedback`` records; the agents check every one they read against the s
 it touches a session, so a request the HTTP API refuses is also refused (dead-lettered with the
 same reason) when it arrives on Kafka.
 
-Rule for keys: ``voice.clips`` and ``feedback`` are keyed by the UTF-8 ``user_id`` of the
-payload. The key places the listener's events on the partition of its session; an event whose key
-differs from its ``user_id`` is refused (``KeyMismatchError``), never applied to a session it
-does not name.
+Rule for keys: the worker's own ``voice.clips.by-user`` and ``feedback.by-user`` are keyed by the
+UTF-8 ``user_id`` of the payload, on the partition of the listener's session (streams.routing
+forwards there whatever a producer's key was). An event there whose key differs from its
+``user_id`` (written straight to the internal topic) is refused (``KeyMismatchError``), never
+applied to a session it does not name.
 
 Track events (``TrackDiscovered`` .. ``TrackClassified``) travel on internal topics, which any
 client of the broker can write to until ACLs guard them. The stages do not trust them blindly

@@ -75,3 +75,23 @@ async def test_fetcher_gives_up_with_the_reason_after_its_budget(tmp_path) -> No
                 await fetcher.get(f"http://127.0.0.1:{port}/media/a.wav")
     finally:
         await site.stop()
+
+
+@pytest.mark.parametrize(
+    "url, suffix",
+    [
+        ("http://site/a/track.OGG", ".ogg"),
+        ("http://site/a/track.mp3?token=1&x=../y", ".mp3"),
+        ("http://site/a/track", ""),
+        ("http://site/a.b/track", ""),
+        ("http://site/a/track.o%2Fgg", ""),
+    ],
+)
+def test_stored_audio_keeps_to_the_layout_the_worker_checks(url: str, suffix: str) -> None:
+    """Issue 27: the worker refuses object keys outside tracks/<name>; the crawler's own keys
+    must never be among them, whatever the site's URLs look like."""
+    from crawler.crawl import audio_suffix
+    from streams.events import TRACK_OBJECT_KEY
+
+    assert audio_suffix(url) == suffix
+    assert TRACK_OBJECT_KEY.fullmatch(f"tracks/{'a' * 64}{suffix}")

@@ -6,6 +6,7 @@ import io
 
 import numpy as np
 import pytest
+import soundfile as sf
 
 from models.audio import load_audio, stated_duration_s
 from models.exceptions import AudioDecodeError, AudioTooLongError
@@ -239,3 +240,22 @@ def test_webm_from_a_browser_is_read() -> None:
     assert webm[:4] == b"\x1a\x45\xdf\xa3"
     out = load_audio(webm, sr=16000)
     assert abs(out.size - 16000) < 800
+
+
+def test_a_flac_of_unknown_length_is_read_and_bounded_while_decoding() -> None:
+    """Issue 27: a streaming encoder's FLAC (STREAMINFO total samples 0, "unknown") was
+    refused as 418293516410647.4 s long."""
+
+    def unknown_length(seconds: float) -> bytes:
+        buf = io.BytesIO()
+        sf.write(buf, harmonic_tone(200.0, sr=16000, seconds=seconds), 16000, format="FLAC")
+        data = bytearray(buf.getvalue())
+        data[8 + 13] &= 0xF0  # STREAMINFO's 36-bit total samples: 0
+        data[8 + 14 : 8 + 18] = bytes(4)
+        return bytes(data)
+
+    short = unknown_length(2.0)
+    assert stated_duration_s(short) is None
+    assert load_audio(short, sr=16000, max_duration_s=30).size == 32000
+    with pytest.raises(AudioTooLongError, match="longer than the limit of 3 s"):
+        load_audio(unknown_length(4.0), sr=16000, max_duration_s=3)

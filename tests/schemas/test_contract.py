@@ -40,6 +40,22 @@ def test_the_export_holds_every_schema_and_an_index_a_client_can_match_bytes_wit
         assert fingerprint(to_parsing_canonical_form(alone), "CRC-64-AVRO") == schema["fingerprint"]
 
 
+def test_the_export_holds_the_history_a_reader_needs_for_older_writers(tmp_path) -> None:
+    """Issue 27: a Go client could not resolve events of an older writer from the export."""
+    index = export_contract(tmp_path)
+    assert index["history"], "schemas/avro/history holds earlier versions"
+    for entry in index["history"]:
+        old = parse_schema(json.loads((tmp_path / entry["file"]).read_text()))
+        assert fingerprint(to_parsing_canonical_form(old), "CRC-64-AVRO") == entry["fingerprint"]
+        store = SchemaStore()
+        version = store.register((tmp_path / entry["file"]).read_text(), latest=False)
+        sample = SAMPLE_EVENTS[entry["name"].rsplit(".", 1)[-1]]
+        written = AvroCodec(entry["name"], store, reader=version).encode(
+            _shaped_for(sample, version.parsed)
+        )
+        assert written[2:10].hex() == entry["fingerprint"]  # an old writer's bytes, found here
+
+
 def test_every_topic_is_in_the_contract_once() -> None:
     assert sorted(e.topic for e in CONTRACT) == sorted(TOPIC_NAMES.values())
 
