@@ -36,6 +36,7 @@ Environment variables (all optional; the defaults are the local stack of ``deplo
                                 window (default 60)
 ``MOODSTREAM_AUDIO_URL_TTL_S``   how long a recommended track's audio URL plays (default 3600)
 ``MOODSTREAM_CLIP_READ_PROCESSES``  child processes that read clips (default 1; 0: threads)
+``MOODSTREAM_CLIP_READ_TIMEOUT_S``  longest a reader may take over one clip before it is killed (default 10)
 ``MOODSTREAM_TRACK_BATCH_SIZE``  tracks the feature and label agents handle side by side
                                 (default 1)
 ``MOODSTREAM_PARTITIONS``       partitions of the topics the app creates

@@ -457,6 +457,39 @@ def test_a_batch_the_worker_cannot_read_is_dead_lettered_and_the_partition_goes_
         assert answer["user_id"] == user
     assert len(letters_for_bomb()) == 1
 
+    # The project's own consumers of the recommendations topic, the HTTP reply waiter and the
+    # client, meet a bomb there too: each skips it, says so, and still gets its answers.
+    answers_topic = settings.topic("recommendations")
+    with MoodstreamClient(settings) as client:
+        assert _post(worker, f"/api/clips?user_id={user}", clip)[0] == 200  # the waiter is up
+        bomber = KafkaProducer(
+            bootstrap_servers=settings.kafka_bootstrap, compression_type="gzip",
+            max_request_size=128 * 2**20,
+        )  # fmt: skip
+        answers_bomb = bomber.send(answers_topic, key=user.encode(), value=bytes(80 * 2**20),
+                                   partition=partition).get(30).offset  # fmt: skip
+        bomber.close()
+        status, body = _post(worker, f"/api/clips?user_id={user}", clip)
+        assert status == 200 and body["user_id"] == user
+        answer = client.wait_for_recommendation(client.submit_clip(user, clip), timeout_s=60)
+        assert answer["user_id"] == user
+
+    def readers_letters() -> set[str]:
+        found = consume(
+            settings, settings.topic("deadletters"), until=lambda ms: False, timeout_s=3
+        )
+        letters = [codec_for("DeadLetter").decode(m.value) for m in found]
+        return {
+            d["service"] for d in letters
+            if d["source_topic"] == answers_topic and d["source_offset"] == answers_bomb
+        }  # fmt: skip
+
+    services = wait_for(
+        lambda: (found := readers_letters()) >= {"http reply waiter", "moodstream client"} and found,
+        30, "the readers' dead letters",
+    )  # fmt: skip
+    assert services == {"http reply waiter", "moodstream client"}
+
 
 def test_a_listener_over_the_limit_gets_429_at_once_and_large_letters_keep_their_payload(
     labelled_worker, synthetic_speech_dir
