@@ -37,7 +37,7 @@ def _send_tracks(settings, ids: list[str], seed: int) -> None:
     for track_id in ids:
         buf = io.BytesIO()
         np.save(buf, rng.normal(size=(8, 62)).astype(np.float32))
-        key = f"recovery/{track_id}.npy"
+        key = f"{SAMPLE_EVENTS['TrackFeaturesReady']['feature_spec']}/{track_id}.npy"
         client.put_object(settings.bucket_features, key, io.BytesIO(buf.getvalue()), buf.tell())
         event = {
             **SAMPLE_EVENTS["TrackFeaturesReady"],

@@ -226,11 +226,12 @@ def test_crawled_tracks_are_labelled_and_clips_follow_the_paper_s_flow(
     # A well-formed features event whose audio was never stored: the champion reads audio.
     buf = io.BytesIO()
     np.save(buf, np.zeros((4, 62), np.float32))
+    spec = SAMPLE_EVENTS["TrackFeaturesReady"]["feature_spec"]
     minio_client(settings.object_store).put_object(
-        settings.bucket_features, "orphan.npy", io.BytesIO(buf.getvalue()), buf.tell()
+        settings.bucket_features, f"{spec}/orphan.npy", io.BytesIO(buf.getvalue()), buf.tell()
     )
     orphan = {**SAMPLE_EVENTS["TrackFeaturesReady"], "track_id": "orphan",
-              "features_key": "orphan.npy", "object_key": "nowhere/orphan.flac"}  # fmt: skip
+              "features_key": f"{spec}/orphan.npy", "object_key": "tracks/nowhere/orphan.flac"}  # fmt: skip
     prod.send(
         settings.topic("tracks.features"), key=b"orphan",
         value=codec_for("TrackFeaturesReady").encode(orphan),
@@ -245,7 +246,7 @@ def test_crawled_tracks_are_labelled_and_clips_follow_the_paper_s_flow(
     decoded = [codec_for("DeadLetter").decode(m.value) for m in letters]
     assert {d["source_topic"] for d in decoded} >= {settings.topic(s) for s in inputs}
     (missing,) = [d for d in decoded if d["error_kind"] == "TrackAudioMissingError"]
-    assert "nowhere/orphan.flac" in missing["message"] and missing["key"] == b"orphan"
+    assert "tracks/nowhere/orphan.flac" in missing["message"] and missing["key"] == b"orphan"
     status, after = _post(worker, "/api/clips?user_id=cy", clip)
     assert status == 200 and after["step"] == "FIRST_OCCURRENCE"
     assert 'moodstream_dead_letters_total{kind="SerializationError"}' in _metrics(worker)

@@ -53,7 +53,7 @@ def _send_tracks(settings, matrices: list[np.ndarray], seed: int) -> list[str]:
         matrix = (base + rng.normal(scale=0.05, size=base.shape)).astype(np.float32)
         buf = io.BytesIO()
         np.save(buf, matrix)
-        key = f"owners/{track_id}.npy"
+        key = f"{SAMPLE_EVENTS['TrackFeaturesReady']['feature_spec']}/{track_id}.npy"
         client.put_object(settings.bucket_features, key, io.BytesIO(buf.getvalue()), buf.tell())
         event = {
             **SAMPLE_EVENTS["TrackFeaturesReady"],
