@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
@@ -24,15 +26,22 @@ from models.music_candidates import (
     fit_candidate,
 )
 from models.music_model import METHOD_MSE, TABLE1_ROWS, MusicModelConfig
-from models.splits import group_folds, rbf_svm_accuracy
+from models.splits import Fold, corpus_folds, group_folds, rbf_svm_accuracy
 from models.training import fit_music_model, pad_sequences, select_features
 from schemas.emotions import EMOTIONS
 
 __all__ = [
+    "Protocol",
+    "OutOfFold",
+    "UNCERTAIN_BELOW",
+    "across_corpora",
     "confusion_percent",
     "calibration_summary",
     "segment_statistics",
     "cv_metrics",
+    "validation_metrics",
+    "choose_champion",
+    "CROSS_CORPUS_FLOOR",
     "PAPER_TABLE1",
     "PAPER_TABLE2",
     "SVM_ROW",
@@ -71,6 +80,74 @@ def confusion_percent(y_true: np.ndarray, y_pred: np.ndarray) -> list[list[float
     return (100.0 * counts / np.maximum(rows, 1)).round(1).tolist()
 
 
+#: ``grouped``: grouped k-fold CV over the pooled corpora; ``loco``: that, and
+#: leave-one-corpus-out beside it.
+Protocol = Literal["grouped", "loco"]
+
+
+class OutOfFold:
+    """Every row's out-of-fold prediction for each clip, filled fold by fold (-1: not yet)."""
+
+    def __init__(self, y: np.ndarray) -> None:
+        self.y = y
+        self.predicted: dict[str, np.ndarray] = {}
+
+    def record(self, name: str, test: np.ndarray, predicted: np.ndarray) -> float:
+        """Keep ``name``'s predictions for the clips ``test``; return their accuracy."""
+        self.predicted.setdefault(name, np.full(self.y.size, -1))[test] = predicted
+        return float(np.mean(predicted == self.y[test]))
+
+    def per_corpus(self, name: str, corpora: Sequence[str] | None) -> dict:
+        """``{"per_corpus_accuracy": {corpus: accuracy}}`` of ``name`` over the clips it
+        predicted, or {} without corpora."""
+        if not corpora or name not in self.predicted:
+            return {}
+        corpora_arr = np.asarray(corpora)
+        done = self.predicted[name] >= 0
+        return {
+            "per_corpus_accuracy": {
+                corpus: float(np.mean(self.predicted[name][m] == self.y[m]))
+                for corpus in sorted(set(corpora_arr.tolist()))
+                if (m := done & (corpora_arr == corpus)).any()
+            }
+        }
+
+
+def across_corpora(pooled: dict, loco: dict) -> dict:
+    """Per row and corpus, in-corpus (pooled grouped CV, the corpus's clips) beside
+    cross-corpus (trained on the other corpora) accuracy, and the calibration of each: the
+    table a report's headline comes from."""
+    loco_rows = {row["name"]: row for row in loco["rows"]}
+    out = {}
+    for row in pooled["rows"]:
+        cross = loco_rows.get(row["name"])
+        if cross is None or "per_corpus_accuracy" not in row:
+            continue
+        out[row["name"]] = {
+            "corpora": {
+                corpus: {
+                    "in_corpus": accuracy,
+                    "cross_corpus": cross.get("per_corpus_accuracy", {}).get(corpus),
+                }
+                for corpus, accuracy in row["per_corpus_accuracy"].items()
+            },
+            "mean_in_corpus": row["accuracy_mean"],
+            "mean_cross_corpus": cross["accuracy_mean"],
+            **{
+                f"{key}_{where}": source[key]
+                for key in ("ece", "uncertain_rate")
+                for where, source in (("pooled", row), ("cross_corpus", cross))
+                if key in source
+            },
+        }
+    return out
+
+
+#: A served answer is marked uncertain below this calibrated probability (the worker's default
+#: ``MOODSTREAM_MIN_VOICE_CONFIDENCE``); reports say how often that happens.
+UNCERTAIN_BELOW = 0.5
+
+
 def calibration_summary(
     folds: list[tuple[np.ndarray, np.ndarray, np.ndarray]], y: np.ndarray
 ) -> dict:
@@ -84,6 +161,7 @@ def calibration_summary(
         "ece_uncalibrated": expected_calibration_error(raw, truth),
         "ece": expected_calibration_error(calibrated, truth),
         "reliability": reliability_bins(calibrated, truth),
+        "uncertain_rate": float(np.mean(calibrated.max(axis=1) < UNCERTAIN_BELOW)),
     }
 
 
@@ -99,8 +177,13 @@ def evaluate_music(
     candidates: tuple[Candidate, ...] = (),
     embeddings: np.ndarray | None = None,
     progress=None,
+    splits: list[Fold] | None = None,
+    corpora: Sequence[str] | None = None,
 ) -> dict:
     """Cross-validate every row on the same folds; return the report (``report.json``).
+    With ``corpora`` (each clip's corpus) every row also reports its accuracy per corpus.
+
+    ``splits`` replaces the grouped ``folds`` (leave-one-corpus-out: :func:`corpus_folds`).
 
     ``overrides`` (e.g. ``{"max_epochs": 40, "batch_size": 16}``) apply to every network row.
     ``candidates`` (:mod:`models.music_candidates`) need the tracks' ``embeddings``; their
@@ -111,7 +194,8 @@ def evaluate_music(
         raise ValueError("candidate rows need the tracks' embeddings")
     y = np.array([EMOTIONS.index(e) for e in labels])
     groups_arr = np.asarray(groups)
-    splits = group_folds(y, groups_arr, folds, seed)
+    splits = splits or group_folds(y, groups_arr, folds, seed)
+    folds = len(splits)
     stats = segment_statistics(matrices)
     configs = [row.with_(**(overrides or {})) for row in rows]
     per_fold: dict[str, list[float]] = {c.name: [] for c in configs}
@@ -125,6 +209,7 @@ def evaluate_music(
     kinds = {c.name: "paper" for c in configs} | {SVM_ROW: "reference"}
     kinds |= {c.name: "candidate" for c in candidates}
     method_true, method_pred = [], []
+    scores = OutOfFold(y)
     for k, fold in enumerate(splits):
         for config in configs:
             model, _ = fit_music_model(
@@ -138,14 +223,14 @@ def evaluate_music(
                 select_features([matrices[i] for i in fold.test], config), config.n_features
             )
             pred = np.asarray(model(x, training=False)).argmax(axis=1)
-            per_fold[config.name].append(float(np.mean(pred == y[fold.test])))
+            per_fold[config.name].append(scores.record(config.name, fold.test, pred))
             if config.name == METHOD_MSE.name:
                 method_true.append(y[fold.test])
                 method_pred.append(pred)
             if progress is not None:
                 progress(1)
-        accuracy, _ = rbf_svm_accuracy(stats, y, fold, seed)
-        per_fold[SVM_ROW].append(accuracy)
+        _, svm_pred = rbf_svm_accuracy(stats, y, fold, seed)
+        per_fold[SVM_ROW].append(scores.record(SVM_ROW, fold.test, svm_pred))
         for candidate in candidates:
             x = candidate_inputs(candidate, embeddings, stats)
             train, test = fold.train, fold.test
@@ -153,7 +238,7 @@ def evaluate_music(
             raw, calibrated, temperature = calibrated_probabilities(
                 clf, x[train], y[train], groups_arr[train], x[test], seed + k
             )
-            per_fold[candidate.name].append(float(np.mean(raw.argmax(axis=1) == y[test])))
+            per_fold[candidate.name].append(scores.record(candidate.name, test, raw.argmax(axis=1)))
             chosen[candidate.name].append(
                 f"{describe_choice(clf.best_params_)} T={temperature:.2f}"
             )
@@ -169,6 +254,7 @@ def evaluate_music(
                 "per_fold": accs,
                 "paper_accuracy": PAPER_TABLE1.get(name),
                 "kind": kinds[name],
+                **scores.per_corpus(name, corpora),
             }
         )
         if name in chosen:
@@ -177,6 +263,7 @@ def evaluate_music(
     report = {
         "task": "music emotion",
         "folds": folds,
+        "fold_names": [fold.name for fold in splits],
         "seed": seed,
         "clips": len(labels),
         "groups": int(np.unique(groups_arr).size),
@@ -204,6 +291,52 @@ def cv_metrics(report: dict, row_name: str) -> dict:
         "cv_folds": report["folds"],
         "cv_per_fold": row["per_fold"],
     }
+
+
+#: The champion of a leave-one-corpus-out evaluation must read every held-out corpus at least
+#: this well (4 classes: chance is 0.25): a model that only works inside its training corpora
+#: is not served, however well it does there.
+CROSS_CORPUS_FLOOR = 0.35
+
+
+def choose_champion(pooled: dict, loco: dict, floor: float = CROSS_CORPUS_FLOOR) -> dict:
+    """The champion rule: the best pooled grouped-CV accuracy among the rows whose accuracy on
+    every held-out corpus is at least ``floor``; ``{"champion": name or None, "rule": ...}``."""
+    loco_rows = {row["name"]: row for row in loco["rows"]}
+    eligible = [
+        row for row in pooled["rows"]
+        if row["name"] in loco_rows and min(loco_rows[row["name"]]["per_fold"]) >= floor
+    ]  # fmt: skip
+    best = max(eligible, key=lambda row: row["accuracy_mean"], default=None)
+    return {
+        "champion": best["name"] if best else None,
+        "rule": f"best pooled grouped-CV accuracy among rows at >= {floor:.0%} on every held-out corpus",
+    }
+
+
+def validation_metrics(
+    run: Callable[[list[Fold] | None], dict], row_name: str, corpora: Sequence[str]
+) -> dict:
+    """What a trained model carries from its validation: :func:`cv_metrics` of grouped CV
+    (``run(None)``), and, when its clips come from two corpora or more, the cross-corpus
+    figures beside them (``run(corpus_folds(...))``): per corpus in-corpus and cross-corpus
+    accuracy, and both calibrations (ECE, how often an answer is uncertain)."""
+    pooled = run(None)
+    metrics = cv_metrics(pooled, row_name)
+    if len(set(corpora)) < 2:
+        return metrics
+    loco = run(corpus_folds(np.asarray(corpora)))
+    table = across_corpora(pooled, loco).get(row_name)
+    if table is None:
+        return metrics
+    metrics["cv_per_corpus"] = {c: v["in_corpus"] for c, v in table["corpora"].items()}
+    metrics["cross_corpus_accuracy"] = {c: v["cross_corpus"] for c, v in table["corpora"].items()}
+    metrics["cross_corpus_mean"] = table["mean_cross_corpus"]
+    for key in ("ece", "uncertain_rate"):
+        for where in ("pooled", "cross_corpus"):
+            if f"{key}_{where}" in table:
+                metrics[f"{key}_{where}"] = table[f"{key}_{where}"]
+    return metrics
 
 
 def write_report(report: dict, out_dir: Path) -> list[Path]:

@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import logging
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
-from models.datasets.labelled import read_labelled_folder
-from models.evaluation import cv_metrics, evaluate_music, segment_statistics, write_report
+from models.datasets.corpora import as_folders, describe_corpora, read_corpora
+from models.evaluation import (
+    Protocol,
+    across_corpora,
+    choose_champion,
+    evaluate_music,
+    segment_statistics,
+    validation_metrics,
+    write_report,
+)
 from models.feature_cache import MusicFeatureCache
 from models.features.music import DEFAULT_SPEC
 from models.music_candidates import (
@@ -24,6 +33,7 @@ from models.music_candidates import (
 from models.music_embedding import EMBEDDING_VERSION, MusicEmbeddingCache
 from models.music_model import ROWS_BY_KEY, TABLE1_ROWS, MusicModelConfig
 from models.registry import ModelRecord, ModelRegistry, store_trained_model
+from models.splits import corpus_folds
 from models.training import fit_music_model
 from schemas.emotions import EMOTIONS
 
@@ -45,10 +55,11 @@ MUSIC_MODELS: dict[str, MusicModelConfig | Candidate] = {**ROWS_BY_KEY, **CANDID
 logger = logging.getLogger(__name__)
 
 
-def load_music_set(cache_dir: Path, data_dir: Path, group_col: str | None = None):
-    """(clips, segment matrices, file hashes) of a labelled folder, features cached under
+def load_music_set(cache_dir: Path, data: Path | Sequence[Path], group_col: str | None = None):
+    """(clips, segment matrices, file hashes) of one labelled folder or the union of several
+    (:func:`models.datasets.corpora.read_corpora`), features cached under
     ``cache_dir/features``."""
-    clips = read_labelled_folder(data_dir, group_col=group_col)
+    clips = read_corpora(as_folders(data), group_col=group_col)
     cache = MusicFeatureCache(cache_dir / "features")
     with tqdm(total=len(clips), desc="features", unit="track", leave=False) as bar:
         matrices, hashes = cache.features([c.path for c in clips], progress=bar.update)
@@ -63,7 +74,7 @@ def load_music_embeddings(cache_dir: Path, clips: list, hashes: list[str]) -> np
 
 
 def run_train_music(
-    data_dir: Path,
+    data_dir: Path | Sequence[Path],
     *,
     cache_dir: Path,
     registry: ModelRegistry | None,
@@ -75,7 +86,8 @@ def run_train_music(
     cv_folds: int = 0,
 ) -> tuple[ModelRecord | None, Path]:
     """Train ``model`` (a Table 1 network or an embedding candidate) on every clip of
-    ``data_dir``; store it in ``registry`` (and promote it).
+    ``data_dir`` (a folder, or several trained on as one set); store it in ``registry`` (and
+    promote it).
 
     With no registry the model is only written to ``out_dir`` (a new temporary folder by default).
     With ``cv_folds`` >= 2 the same model is first cross-validated (grouped folds) and its
@@ -93,14 +105,19 @@ def run_train_music(
     labels, groups = [c.emotion for c in clips], [c.group for c in clips]
     cross_validation = None
     if cv_folds:
-        cv = evaluate_music(matrices, labels, groups, folds=cv_folds, seed=seed, rows=(config,))
-        cross_validation = cv_metrics(cv, config.name)
+        cross_validation = validation_metrics(
+            lambda splits: evaluate_music(
+                matrices, labels, groups, folds=cv_folds, seed=seed, rows=(config,),
+                splits=splits, corpora=[c.corpus for c in clips],
+            ),
+            config.name, [c.corpus for c in clips],
+        )  # fmt: skip
     network, history = fit_music_model(config, matrices, labels, groups, seed=seed, verbose=2)
     network.save(out_dir / "model.keras")
     record = store_trained_model(
-        registry, "music", out_dir, history=history, clips=clips, file_hashes=hashes,
+        registry, "music", out_dir, corpora=describe_corpora(as_folders(data_dir), clips), history=history, clips=clips, file_hashes=hashes,
         training={"config": config.to_dict(), "seed": seed, "feature_spec": DEFAULT_SPEC.version,
-                  "data": str(data_dir)},
+                  "data": [str(d) for d in as_folders(data_dir)]},
         feature_spec=DEFAULT_SPEC.version, hyperparameters={**config.to_dict(), "seed": seed},
         promote=promote, cross_validation=cross_validation,
     )  # fmt: skip
@@ -120,11 +137,14 @@ def _train_candidate(
     embeddings = load_music_embeddings(cache_dir, clips, hashes)
     cross_validation = None
     if cv_folds:
-        cv = evaluate_music(
-            matrices, labels, groups, folds=cv_folds, seed=seed, rows=(),
-            candidates=(candidate,), embeddings=embeddings,
+        cross_validation = validation_metrics(
+            lambda splits: evaluate_music(
+                matrices, labels, groups, folds=cv_folds, seed=seed, rows=(),
+                candidates=(candidate,), embeddings=embeddings, splits=splits,
+                corpora=[c.corpus for c in clips],
+            ),
+            candidate.name, [c.corpus for c in clips],
         )  # fmt: skip
-        cross_validation = cv_metrics(cv, candidate.name)
     x = candidate_inputs(candidate, embeddings, segment_statistics(matrices))
     y = np.array([EMOTIONS.index(e) for e in labels])
     groups_arr = np.asarray(groups)
@@ -147,9 +167,9 @@ def _train_candidate(
         "seed": seed,
     }
     record = store_trained_model(
-        registry, "music", out_dir, history={"accuracy": [train_accuracy]}, clips=clips,
+        registry, "music", out_dir, corpora=describe_corpora(as_folders(data_dir), clips), history={"accuracy": [train_accuracy]}, clips=clips,
         file_hashes=hashes,
-        training={**hyperparameters, "feature_spec": DEFAULT_SPEC.version, "data": str(data_dir)},
+        training={**hyperparameters, "feature_spec": DEFAULT_SPEC.version, "data": [str(d) for d in as_folders(data_dir)]},
         feature_spec=DEFAULT_SPEC.version, hyperparameters=hyperparameters, promote=promote,
         cross_validation=cross_validation, artefact="head.npz",
     )  # fmt: skip
@@ -157,7 +177,7 @@ def _train_candidate(
 
 
 def run_evaluate_music(
-    data_dir: Path,
+    data_dir: Path | Sequence[Path],
     *,
     cache_dir: Path,
     folds: int = 5,
@@ -167,25 +187,33 @@ def run_evaluate_music(
     overrides: dict | None = None,
     rows: tuple[MusicModelConfig, ...] = TABLE1_ROWS,
     candidates: tuple[Candidate, ...] = tuple(CANDIDATES.values()),
+    protocol: Protocol = "grouped",
 ) -> dict:
     """Cross-validate the Table 1 ``rows``, the SVM reference and the ``candidates`` on the same
-    folds of ``data_dir``; write report.json and figures to ``out_dir``."""
+    grouped folds of ``data_dir`` (pooled over its folders); with ``protocol="loco"`` also
+    leave-one-corpus-out (``report["loco"]``, :func:`models.evaluation.across_corpora`). Write
+    report.json and figures to ``out_dir``."""
     clips, matrices, hashes = load_music_set(cache_dir, data_dir, group_col)
     embeddings = load_music_embeddings(cache_dir, clips, hashes) if candidates else None
-    with tqdm(total=folds * len(rows), desc="models", unit="fit") as bar:
-        report = evaluate_music(
-            matrices,
-            [c.emotion for c in clips],
-            [c.group for c in clips],
-            folds=folds,
-            seed=seed,
-            rows=rows,
-            overrides=overrides,
-            candidates=candidates,
-            embeddings=embeddings,
-            progress=bar.update,
-        )
-    report["data"] = str(data_dir)
+
+    def run(splits) -> dict:
+        with tqdm(
+            total=(len(splits) if splits else folds) * len(rows), desc="models", unit="fit"
+        ) as bar:
+            return evaluate_music(
+                matrices, [c.emotion for c in clips], [c.group for c in clips], folds=folds,
+                seed=seed, rows=rows, overrides=overrides, candidates=candidates,
+                embeddings=embeddings, progress=bar.update, splits=splits,
+                corpora=[c.corpus for c in clips],
+            )  # fmt: skip
+
+    report = run(None)
+    if protocol == "loco":
+        report["loco"] = run(corpus_folds(np.array([c.corpus for c in clips])))
+        report["across_corpora"] = across_corpora(report, report["loco"])
+        report["champion_rule"] = choose_champion(report, report["loco"])
+        report["champion"] = report["champion_rule"]["champion"] or report["champion"]
+    report["data"] = [str(d) for d in as_folders(data_dir)]
     report["feature_spec"] = DEFAULT_SPEC.version
     write_report(report, out_dir)
     logger.info("report written to %s", out_dir / "report.json")

@@ -253,6 +253,7 @@ def store_trained_model(
     promote: bool,
     cross_validation: dict | None = None,
     artefact: str = "model.keras",
+    corpora: dict | None = None,
 ) -> ModelRecord | None:
     """Write ``training.json`` next to ``out_dir/<artefact>``; push both to ``registry`` (and
     promote them). With no registry the model stays in ``out_dir`` only and ``None`` is returned.
@@ -260,7 +261,9 @@ def store_trained_model(
     Metrics come from the ``history``: epochs (Keras models), last training accuracy, best
     validation accuracy (when a validation split was used), and the number of clips;
     ``cross_validation`` (``cv_accuracy``, ``cv_folds``, ``cv_per_fold``) joins them when the job
-    ran one.
+    ran one. ``corpora`` (:func:`models.datasets.corpora.describe_corpora`) says what the
+    model heard: ``metrics["corpora"]`` names them, ``metrics["synthetic_only"]`` is true for
+    a model that never heard real audio.
     """
     from models.datasets.labelled import dataset_fingerprint
 
@@ -270,6 +273,10 @@ def store_trained_model(
     if "val_accuracy" in history:
         metrics["val_accuracy"] = float(max(history["val_accuracy"]))
     metrics.update(cross_validation or {})
+    if corpora is not None:
+        metrics["corpora"] = sorted(corpora["corpora"])
+        metrics["synthetic_only"] = corpora["synthetic_only"]
+        training = {**training, "corpora": corpora["corpora"]}
     (Path(out_dir) / "training.json").write_text(
         json.dumps({**training, "metrics": metrics, "history": history}, indent=2)
     )

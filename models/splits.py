@@ -10,7 +10,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Fold", "MIN_VALIDATION_GROUPS", "group_folds", "validation_mask", "rbf_svm_accuracy"]
+__all__ = [
+    "Fold",
+    "MIN_VALIDATION_GROUPS",
+    "group_folds",
+    "corpus_folds",
+    "validation_mask",
+    "rbf_svm_accuracy",
+]
 
 #: Fewer groups than this and training has no validation split (early stopping then watches the
 #: training loss): holding out one of three groups would leave too little to train on.
@@ -19,10 +26,11 @@ MIN_VALIDATION_GROUPS = 4
 
 @dataclass(frozen=True)
 class Fold:
-    """Indices of one cross-validation fold."""
+    """Indices of one cross-validation fold; ``name`` says what it holds out (a corpus)."""
 
     train: np.ndarray
     test: np.ndarray
+    name: str = ""
 
 
 def group_folds(labels: np.ndarray, groups: np.ndarray, n_folds: int, seed: int) -> list[Fold]:
@@ -31,6 +39,23 @@ def group_folds(labels: np.ndarray, groups: np.ndarray, n_folds: int, seed: int)
 
     splitter = StratifiedGroupKFold(n_splits=n_folds, shuffle=True, random_state=seed)
     return [Fold(tr, te) for tr, te in splitter.split(np.zeros(len(labels)), labels, groups)]
+
+
+def corpus_folds(corpora: np.ndarray) -> list[Fold]:
+    """Leave-one-corpus-out: one fold per corpus, trained on every other corpus and tested on
+    that one (in sorted order of the corpus names).
+
+    Raises
+    ------
+    ValueError
+        Fewer than two corpora: nothing to hold out.
+    """
+    corpora = np.asarray(corpora)
+    names = sorted(set(corpora.tolist()))
+    if len(names) < 2:
+        raise ValueError(f"leave-one-corpus-out needs two corpora or more, not {names}")
+    index = np.arange(corpora.size)
+    return [Fold(index[corpora != name], index[corpora == name], name) for name in names]
 
 
 def validation_mask(groups: np.ndarray, seed: int, fraction: float = 0.15) -> np.ndarray | None:

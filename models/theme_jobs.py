@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import logging
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
+from models.datasets.corpora import as_folders
 from models.datasets.labelled import dataset_fingerprint
 from models.features.music import DEFAULT_SPEC
 from models.music_jobs import load_music_set
@@ -22,7 +24,7 @@ logger = logging.getLogger(__name__)
 
 
 def run_train_themes(
-    data_dir: Path,
+    data_dir: Path | Sequence[Path],
     *,
     cache_dir: Path,
     registry: ModelRegistry | None,
@@ -121,7 +123,7 @@ def evaluate_themes(
 
 
 def run_evaluate_themes(
-    data_dir: Path,
+    data_dir: Path | Sequence[Path],
     *,
     cache_dir: Path,
     out_dir: Path,
@@ -140,7 +142,7 @@ def run_evaluate_themes(
             raise DatasetError(f"labels.csv has no column {truth_col!r}")
         truth = [c.extra[truth_col] for c in clips]
     report = evaluate_themes(matrices, [c.emotion for c in clips], config=config, truth=truth)
-    report["data"] = str(data_dir)
+    report["data"] = [str(d) for d in as_folders(data_dir)]
     report["feature_spec"] = DEFAULT_SPEC.version
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -4,17 +4,27 @@ from __future__ import annotations
 
 import logging
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
 from models.calibration import apply_temperature
-from models.datasets.labelled import read_labelled_folder
-from models.evaluation import calibration_summary, confusion_percent, cv_metrics, write_report
+from models.datasets.corpora import as_folders, describe_corpora, read_corpora
+from models.evaluation import (
+    OutOfFold,
+    Protocol,
+    across_corpora,
+    calibration_summary,
+    choose_champion,
+    confusion_percent,
+    validation_metrics,
+    write_report,
+)
 from models.features.voice import DEFAULT_VOICE_SPEC
 from models.registry import ModelRecord, ModelRegistry, store_trained_model
-from models.splits import group_folds, rbf_svm_accuracy
+from models.splits import Fold, corpus_folds, group_folds, rbf_svm_accuracy
 from models.voice import (
     VoiceFeatureCache,
     VoiceSample,
@@ -59,9 +69,10 @@ PAPER_TABLE3 = {"CRNN": 64.0, "HSF + CRNN": 68.5, VOICE_METHOD.name: 72.6}
 EGEMAPS_ROW = "reference: eGeMAPS functionals (openSMILE) + RBF SVM"
 
 
-def load_voice_set(cache_dir: Path, data_dir: Path, group_col: str | None):
-    """(clips, samples, file hashes) of a labelled folder; inputs cached under ``cache_dir/voice``."""
-    clips = read_labelled_folder(data_dir, group_col=group_col)
+def load_voice_set(cache_dir: Path, data: Path | Sequence[Path], group_col: str | None):
+    """(clips, samples, file hashes) of one labelled folder or the union of several
+    (:func:`models.datasets.corpora.read_corpora`); inputs cached under ``cache_dir/voice``."""
+    clips = read_corpora(as_folders(data), group_col=group_col)
     cache = VoiceFeatureCache(cache_dir / "voice")
     with tqdm(total=len(clips), desc="voice inputs", unit="clip", leave=False) as bar:
         samples, hashes = cache.samples([c.path for c in clips], progress=bar.update)
@@ -86,9 +97,12 @@ def evaluate_voice(
     reference: np.ndarray | None = None,
     candidates: tuple[VoiceCandidate, ...] = (),
     progress=None,
+    splits: list[Fold] | None = None,
+    corpora: Sequence[str] | None = None,
 ) -> dict:
     """Speaker-independent group-wise CV of every row (+ the eGeMAPS/SVM reference when given,
-    + the ``candidates`` of :mod:`models.voice_candidates`), all on the same folds."""
+    + the ``candidates`` of :mod:`models.voice_candidates`), all on the same folds; ``splits``
+    replaces the grouped folds (leave-one-corpus-out: :func:`models.splits.corpus_folds`)."""
     y = np.array([EMOTIONS.index(e) for e in labels])
     groups_arr = np.asarray(groups)
     configs = [row.with_(**(overrides or {})) for row in rows]
@@ -103,7 +117,10 @@ def evaluate_voice(
         name: [] for name in [c.name for c in configs] + [c.name for c in candidates]
     }
     method_true, method_pred = [], []
-    for k, fold in enumerate(group_folds(y, groups_arr, folds, seed)):
+    splits = splits or group_folds(y, groups_arr, folds, seed)
+    folds = len(splits)
+    scores = OutOfFold(y)
+    for k, fold in enumerate(splits):
         hsf, spec = pad_voice_batch([samples[i] for i in fold.test])
         for config in configs:
             train_samples = [samples[i] for i in fold.train]
@@ -118,14 +135,15 @@ def evaluate_voice(
             raw = np.asarray(model((hsf, spec), training=False))
             oof[config.name].append((fold.test, raw, apply_temperature(raw, temperature)))
             pred = raw.argmax(axis=1)
-            per_fold[config.name].append(float(np.mean(pred == y[fold.test])))
+            per_fold[config.name].append(scores.record(config.name, fold.test, pred))
             if config.name == VOICE_METHOD.name:
                 method_true.append(y[fold.test])
                 method_pred.append(pred)
             if progress is not None:
                 progress(1)
         if reference is not None:
-            per_fold[EGEMAPS_ROW].append(rbf_svm_accuracy(reference, y, fold, seed)[0])
+            _, svm_pred = rbf_svm_accuracy(reference, y, fold, seed)
+            per_fold[EGEMAPS_ROW].append(scores.record(EGEMAPS_ROW, fold.test, svm_pred))
         for candidate in candidates:
             train, test = fold.train, fold.test
             fitted = fit_voice_candidate(
@@ -136,7 +154,7 @@ def evaluate_voice(
                 functionals[test], groups_arr[test], position[test]
             )
             per_fold.setdefault(candidate.name, []).append(
-                float(np.mean(raw.argmax(axis=1) == y[test]))
+                scores.record(candidate.name, test, raw.argmax(axis=1))
             )
             chosen[candidate.name].append(
                 f"C={fitted.search.best_params_['C']:g} T={fitted.temperature:.2f}"
@@ -152,12 +170,14 @@ def evaluate_voice(
             "kind": kinds.get(name, "paper"),
             **({"chosen_per_fold": chosen[name]} if name in chosen else {}),
             **(calibration_summary(oof[name], y) if name in oof else {}),
+            **scores.per_corpus(name, corpora),
         }
         for name, accs in per_fold.items()
     ]
     report = {
         "task": "voice emotion",
         "folds": folds,
+        "fold_names": [fold.name for fold in splits],
         "seed": seed,
         "clips": len(labels),
         "groups": int(np.unique(groups_arr).size),
@@ -179,7 +199,7 @@ def evaluate_voice(
 
 
 def run_evaluate_voice(
-    data_dir: Path,
+    data_dir: Path | Sequence[Path],
     *,
     cache_dir: Path,
     out_dir: Path,
@@ -190,26 +210,41 @@ def run_evaluate_voice(
     rows: tuple[VoiceModelConfig, ...] = TABLE3_ROWS,
     reference: bool = True,
     candidates: tuple[VoiceCandidate, ...] = tuple(VOICE_CANDIDATES.values()),
+    protocol: Protocol = "grouped",
 ) -> dict:
-    """Cross-validate on ``data_dir``; write report.json and the figures into ``out_dir``."""
+    """Cross-validate on ``data_dir`` (one folder, or several pooled), grouped; with
+    ``protocol="loco"`` also leave-one-corpus-out (``report["loco"]``); write report.json and
+    the figures into ``out_dir``."""
     clips, samples, _ = load_voice_set(cache_dir, data_dir, group_col)
     features = _egemaps([c.path for c in clips]) if reference else None
-    with tqdm(total=folds * len(rows), desc="models", unit="fit") as bar:
-        report = evaluate_voice(
-            samples, [c.emotion for c in clips], [c.group for c in clips], folds=folds, seed=seed,
-            rows=rows, overrides=overrides, reference=features, candidates=candidates,
-            progress=bar.update,
-        )  # fmt: skip
+    corpora = [c.corpus for c in clips]
+
+    def run(splits) -> dict:
+        with tqdm(
+            total=(len(splits) if splits else folds) * len(rows), desc="models", unit="fit"
+        ) as bar:
+            return evaluate_voice(
+                samples, [c.emotion for c in clips], [c.group for c in clips], folds=folds,
+                seed=seed, rows=rows, overrides=overrides, reference=features,
+                candidates=candidates, progress=bar.update, splits=splits, corpora=corpora,
+            )  # fmt: skip
+
+    report = run(None)
+    if protocol == "loco":
+        report["loco"] = run(corpus_folds(np.array(corpora)))
+        report["across_corpora"] = across_corpora(report, report["loco"])
+        report["champion_rule"] = choose_champion(report, report["loco"])
+        report["champion"] = report["champion_rule"]["champion"] or report["champion"]
     if not reference:
         report["notes"] = ["reference row not requested (--no-reference)"]
-    report["data"] = str(data_dir)
+    report["data"] = [str(d) for d in as_folders(data_dir)]
     report["feature_spec"] = DEFAULT_VOICE_SPEC.version
     write_report(report, out_dir)
     return report
 
 
 def run_train_voice(
-    data_dir: Path,
+    data_dir: Path | Sequence[Path],
     *,
     cache_dir: Path,
     registry: ModelRegistry | None,
@@ -236,15 +271,20 @@ def run_train_voice(
     config = model
     cross_validation = None
     if cv_folds:
-        cv = evaluate_voice(samples, labels, groups, folds=cv_folds, seed=seed, rows=(config,))
-        cross_validation = cv_metrics(cv, config.name)
+        cross_validation = validation_metrics(
+            lambda splits: evaluate_voice(
+                samples, labels, groups, folds=cv_folds, seed=seed, rows=(config,),
+                splits=splits, corpora=[c.corpus for c in clips],
+            ),
+            config.name, [c.corpus for c in clips],
+        )  # fmt: skip
     network, history = fit_voice_model(config, samples, labels, groups, seed=seed, verbose=2)
     temperature = voice_temperature(network, samples, labels, groups, seed=seed)
     network.save(out_dir / "model.keras")
     record = store_trained_model(
-        registry, "voice", out_dir, history=history, clips=clips, file_hashes=hashes,
+        registry, "voice", out_dir, corpora=describe_corpora(as_folders(data_dir), clips), history=history, clips=clips, file_hashes=hashes,
         training={"config": config.to_dict(), "seed": seed, "temperature": temperature,
-                  "feature_spec": DEFAULT_VOICE_SPEC.version, "data": str(data_dir)},
+                  "feature_spec": DEFAULT_VOICE_SPEC.version, "data": [str(d) for d in as_folders(data_dir)]},
         feature_spec=DEFAULT_VOICE_SPEC.version,
         hyperparameters={**config.to_dict(), "seed": seed, "temperature": temperature},
         promote=promote, cross_validation=cross_validation,
@@ -262,10 +302,13 @@ def _train_candidate(
     labels, groups = [c.emotion for c in clips], [c.group for c in clips]
     cross_validation = None
     if cv_folds:
-        cv = evaluate_voice(
-            samples, labels, groups, folds=cv_folds, seed=seed, rows=(), candidates=(candidate,)
-        )
-        cross_validation = cv_metrics(cv, candidate.name)
+        cross_validation = validation_metrics(
+            lambda splits: evaluate_voice(
+                samples, labels, groups, folds=cv_folds, seed=seed, rows=(),
+                candidates=(candidate,), splits=splits, corpora=[c.corpus for c in clips],
+            ),
+            candidate.name, [c.corpus for c in clips],
+        )  # fmt: skip
     x = np.stack([clip_functionals(s.hsf) for s in samples])
     y = np.array([EMOTIONS.index(e) for e in labels])
     groups_arr = np.asarray(groups)
@@ -283,11 +326,11 @@ def _train_candidate(
         "seed": seed,
     }
     record = store_trained_model(
-        registry, "voice", out_dir,
+        registry, "voice", out_dir, corpora=describe_corpora(as_folders(data_dir), clips),
         history={"accuracy": [float(np.mean(raw.argmax(axis=1) == y))]}, clips=clips,
         file_hashes=hashes,
         training={**hyperparameters, "feature_spec": DEFAULT_VOICE_SPEC.version,
-                  "data": str(data_dir)},
+                  "data": [str(d) for d in as_folders(data_dir)]},
         feature_spec=DEFAULT_VOICE_SPEC.version, hyperparameters=hyperparameters,
         promote=promote, cross_validation=cross_validation, artefact="head.npz",
     )  # fmt: skip

@@ -3,20 +3,23 @@
 1. A local music site serves real music: the orchestral tracks of Debian's
    ``wesnoth-1.16-music`` (installed when missing) and, when ``../shared/data/emopia`` exists,
    its clips as emotion playlists; otherwise synthetic labelled tracks.
-2. Models are trained and promoted when none are (EMOPIA or the synthetic set for music and
-   themes, synthetic espeak-ng speech for the voice); later runs reuse them.
+2. Models are trained and promoted unless the champions trained on the same corpora are
+   (streams.demo_models: every real corpus in ``MOODSTREAM_SHARED_DATA``, three RAVDESS actors
+   held out of the voice model; synthetic sets only when no real corpus is there, said plainly);
+   later runs reuse them.
 3. A worker starts in the background, the crawler fetches the site into MinIO and Kafka, and
    every track streams to its emotion and theme.
-4. Simulated listeners send voice clips through Kafka, pick tracks and abandon, and their
-   recommendations are printed; then a summary, and the URL of the web page (the worker and
-   the site keep running until ``moodstream stack down``).
+4. Simulated listeners send voice clips through Kafka (the held-out actors' recorded speech, or
+   espeak-ng without real corpora), pick tracks and abandon, and their recommendations are
+   printed; then a summary with what each served model was trained on and its cross-corpus
+   figures, and the URL of the web page (the worker and the site keep running until
+   ``moodstream stack down``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -26,6 +29,7 @@ import numpy as np
 from tqdm import tqdm
 
 from schemas.emotions import EMOTIONS
+from streams.demo_models import demo_data, describe_served, ensure_models
 from streams.settings import Settings
 
 __all__ = ["run_demo"]
@@ -69,39 +73,6 @@ def _site_folder(settings: Settings) -> tuple[Path, Path, str]:
             lines.append(f"playlists/{link.name},{row['emotion']}")
     (folder / "labels.csv").write_text("\n".join(lines) + "\n")
     return folder, training, described
-
-
-def _ensure_models(settings: Settings, music_data: Path) -> None:
-    from models.datasets.synthetic_speech import write_synthetic_speech
-    from models.registry import ModelRegistry
-    from streams.cli.model_jobs import DEFAULT_MUSIC_MODEL_KEY, DEFAULT_VOICE_MODEL_KEY
-
-    registry = ModelRegistry(settings.object_store, settings.bucket_models)
-    speech = settings.home / "demo" / "speech"
-    if not (speech / "labels.csv").exists():
-        write_synthetic_speech(speech, clips_per_voice=6, seed=3)
-    jobs = {
-        "music": ["train", "music", "--data", str(music_data), "--group-col", "song_id" if music_data == EMOPIA else "group", "--promote"],
-        "themes": ["train", "themes", "--data", str(music_data), "--promote"],
-        "voice": ["train", "voice", "--data", str(speech), "--group-col", "speaker", "--promote"],
-    }  # fmt: skip
-    # The demo serves the champions: a promoted model of another kind (the paper's networks,
-    # promoted by an earlier version) is replaced.
-    champions = {"music": DEFAULT_MUSIC_MODEL_KEY, "voice": DEFAULT_VOICE_MODEL_KEY}
-    for kind, args in jobs.items():
-        version = registry.promoted_version(kind)
-        if version and (
-            kind not in champions
-            or registry.show(kind, version).hyperparameters.get("model") == champions[kind]
-        ):
-            click.echo(f"  {kind:<7} reusing promoted {version}")
-            continue
-        click.echo(f"  {kind:<7} training (moodstream {' '.join(args)}) ...")
-        started = time.monotonic()
-        subprocess.run([sys.executable, "-m", "streams.cli", *args], check=True, env={**os.environ, **settings.to_env()}, stdout=subprocess.DEVNULL)  # fmt: skip
-        click.echo(
-            f"          promoted {registry.promoted_version(kind)} in {time.monotonic() - started:.0f} s"
-        )
 
 
 def _background(settings: Settings, name: str, args: list[str]) -> int:
@@ -189,7 +160,8 @@ def run_demo(settings: Settings) -> None:
     folder, training, described = _site_folder(settings)
     click.echo(f"    {described}")
     click.echo("2/5 models ...")
-    _ensure_models(settings, training)
+    data = demo_data(settings)
+    ensure_models(settings, data)
     click.echo("3/5 worker and site in the background ...")
     _background(settings, "demo-site", ["site", "serve", str(folder), "--port", str(SITE_PORT)])
     _background(settings, "demo-worker", ["worker"])
@@ -220,10 +192,10 @@ def run_demo(settings: Settings) -> None:
     with MoodstreamClient(settings) as client:
 
         def ask(user: str, emotion: str, seed: int) -> dict:
+            listener = [u for u, _ in _LISTENERS].index(user)
+            audio = data.clip(listener, emotion, seed) or _clip(emotion, "en-us+f3", seed)
             started = time.perf_counter()
-            answer = client.wait_for_recommendation(
-                client.submit_clip(user, _clip(emotion, "en-us+f3", seed)), timeout_s=60
-            )
+            answer = client.wait_for_recommendation(client.submit_clip(user, audio), timeout_s=60)
             ms = 1000 * (time.perf_counter() - started)
             latencies.append(ms)
             steps[answer["step"]] = steps.get(answer["step"], 0) + 1
@@ -244,6 +216,14 @@ def run_demo(settings: Settings) -> None:
         time.sleep(1.0)
         ask(user, emotion, 7)
     click.echo("\nsummary")
+    voices = (
+        "recorded speech of RAVDESS actors the voice model never heard"
+        if data.real_voices
+        else "espeak-ng"
+    )
+    click.echo(f"  listeners spoke with: {voices}")
+    for line in describe_served(settings):
+        click.echo(line)
     catalog = _catalog(settings)
     click.echo(f"  {'emotion':<8} {'tracks':>6}  tracks per theme")
     for emotion, themes in catalog.items():

@@ -14,7 +14,7 @@ import threading
 from pathlib import Path
 
 from models.exceptions import ModelsError
-from models.registry import ModelRegistry
+from models.registry import ModelRecord, ModelRegistry
 from streams.settings import Settings
 
 __all__ = ["ModelHub"]
@@ -33,6 +33,8 @@ class ModelHub:
         self.themes = None
         self.themes_version = ""
         self.voice = None
+        #: The registry record of each loaded model, by kind (what it was trained on).
+        self.records: dict[str, ModelRecord] = {}
         self._lock = threading.Lock()
 
     @property
@@ -80,9 +82,23 @@ class ModelHub:
                     self.themes, self.themes_version = model, record.version
                 else:
                     self.voice = model
+                self.records[kind] = record
                 loaded.append(record.version)
                 logger.info("serving %s model %s", kind, record.version)
         return loaded
+
+    def heard(self) -> dict:
+        """Per loaded model, the corpora it was trained on and whether it has never heard real
+        audio (``synthetic_only``): what /health and the page tell a listener."""
+        return {
+            kind: {
+                "version": record.version,
+                "corpora": record.metrics.get("corpora"),
+                "synthetic_only": record.metrics.get("synthetic_only"),
+                "cross_corpus_accuracy": record.metrics.get("cross_corpus_accuracy"),
+            }
+            for kind, record in sorted(self.records.items())
+        }
 
     async def refresh(self) -> list[str]:
         return await asyncio.to_thread(self.refresh_sync)

@@ -11,6 +11,7 @@ Environment variables (all optional; the defaults are the local stack of ``deplo
 ==============================  =====================================================
 ``MOODSTREAM_HOME``             state folder (Kafka log dirs, MinIO data, Faust stores)
 ``MOODSTREAM_CACHE``            build cache (Kafka jars, MinIO binary), shared by clones
+``MOODSTREAM_SHARED_DATA``      the real labelled corpora (default ../shared/data beside the checkout)
 ``MOODSTREAM_KAFKA_BOOTSTRAP``  ``host:port`` of the broker
 ``MOODSTREAM_KAFKA_CONTROLLER_PORT``  KRaft controller port of the local broker
 ``MOODSTREAM_S3_ENDPOINT``      ``host:port`` of MinIO (S3 API)
@@ -96,6 +97,10 @@ class Settings:
 
     cache: Path = Path.home() / ".cache" / "moodstream"
     """Build cache shared by every clone on the machine: Kafka jars and the MinIO binary."""
+
+    shared_data: Path = Path(__file__).resolve().parents[2] / "shared" / "data"
+    """The real, human-labelled development corpora (``../shared/data`` beside the checkout):
+    ``train`` and ``evaluate`` use every one present for their task unless told ``--data``."""
 
     kafka_bootstrap: str = "127.0.0.1:9092"
     """``host:port`` of the Kafka broker (the local stack listens here)."""
@@ -312,6 +317,7 @@ class Settings:
         return cls(
             home=Path(env.get("MOODSTREAM_HOME", str(default.home))),
             cache=Path(env.get("MOODSTREAM_CACHE", str(default.cache))),
+            shared_data=Path(env.get("MOODSTREAM_SHARED_DATA", str(default.shared_data))),
             kafka_bootstrap=env.get("MOODSTREAM_KAFKA_BOOTSTRAP", default.kafka_bootstrap),
             kafka_controller_port=_env_int(
                 env, "MOODSTREAM_KAFKA_CONTROLLER_PORT", default.kafka_controller_port
@@ -373,6 +379,7 @@ class Settings:
         env = {
             "MOODSTREAM_HOME": str(self.home),
             "MOODSTREAM_CACHE": str(self.cache),
+            "MOODSTREAM_SHARED_DATA": str(self.shared_data),
             "MOODSTREAM_KAFKA_BOOTSTRAP": self.kafka_bootstrap,
             "MOODSTREAM_KAFKA_CONTROLLER_PORT": str(self.kafka_controller_port),
             "MOODSTREAM_S3_ENDPOINT": self.s3_endpoint,

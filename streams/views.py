@@ -359,6 +359,9 @@ def define_views(app: faust.App, tables: Tables) -> None:
                         "themes": hub.themes_version if hub else None,
                         "voice": getattr(hub.voice, "version", None) if hub else None,
                     },
+                    # What each served model heard: its corpora, and a plain flag for a model
+                    # trained on synthetic audio only (it has never heard a real voice).
+                    "trained_on": hub.heard() if hub else {},
                 }
             )
 

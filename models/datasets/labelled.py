@@ -10,7 +10,12 @@ from pathlib import Path
 from models.exceptions import DatasetError
 from schemas.emotions import EMOTIONS
 
-__all__ = ["LabelledClip", "read_labelled_folder", "dataset_fingerprint"]
+__all__ = ["GROUP_COLUMNS", "LabelledClip", "read_labelled_folder", "dataset_fingerprint"]
+
+#: Columns that name a clip's group (its song, artist or speaker), in the order they are looked
+#: for when no group column is named: the development sets use ``song_id``, ``artist`` and
+#: ``speaker`` (../shared/data/README.md).
+GROUP_COLUMNS = ("group", "speaker", "artist", "song_id")
 
 
 @dataclass(frozen=True)
@@ -21,13 +26,16 @@ class LabelledClip:
     emotion: str
     group: str
     extra: dict
+    corpus: str = ""
+    """The folder (corpus) the clip came from; "" for a single folder read alone."""
 
 
 def read_labelled_folder(data_dir: Path, *, group_col: str | None = None) -> list[LabelledClip]:
     """Read ``data_dir/labels.csv``.
 
     ``group_col`` names the column that keeps clips of one song or speaker together in splits;
-    without it, the ``group`` column is used when present, else every clip is its own group.
+    without it, the first of :data:`GROUP_COLUMNS` the file has is used, else every clip is its
+    own group.
 
     Raises
     ------
@@ -51,7 +59,7 @@ def read_labelled_folder(data_dir: Path, *, group_col: str | None = None) -> lis
             raise DatasetError(
                 f"{labels} has no group column {group_col!r} (it has: {', '.join(columns)})"
             )
-        column = group_col or ("group" if "group" in columns else None)
+        column = group_col or next((c for c in GROUP_COLUMNS if c in columns), None)
         clips = []
         for line, row in enumerate(reader, start=2):
             emotion = row["emotion"].strip().lower()

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from models.datasets.corpora import mark_synthetic
 from schemas.emotions import EMOTIONS
 
 __all__ = ["EMOTIONS", "SUBSTYLES", "TrackRecipe", "synthesize_track", "write_synthetic_music"]
@@ -188,4 +189,5 @@ def write_synthetic_music(
         writer = csv.DictWriter(f, fieldnames=["path", "emotion", "group", "substyle"])
         writer.writeheader()
         writer.writerows(rows)
+    mark_synthetic(out_dir)
     return labels

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from models.datasets.corpora import mark_synthetic
 from models.exceptions import DatasetError
 from schemas.emotions import EMOTIONS
 
@@ -97,4 +98,5 @@ def write_synthetic_speech(
         writer = csv.DictWriter(f, fieldnames=["path", "emotion", "speaker"])
         writer.writeheader()
         writer.writerows(rows)
+    mark_synthetic(out_dir)
     return labels

@@ -38,13 +38,44 @@ def _options(*options):
     return apply
 
 
-_data_option = click.option(
-    "--data",
-    "data_dir",
-    required=True,
-    type=click.Path(exists=True, file_okay=False),
-    help="Folder with labels.csv.",
+_data_option = _options(
+    click.option(
+        "--data",
+        "data_dirs",
+        multiple=True,
+        type=click.Path(exists=True, file_okay=False),
+        help="Folder with labels.csv; repeat it to train on the union (groups kept apart per "
+        "corpus). Default for music and voice: every real corpus in MOODSTREAM_SHARED_DATA.",
+    ),
+    click.option(
+        "--data-list",
+        type=click.Path(exists=True, dir_okay=False),
+        default=None,
+        help="A file naming one labelled folder per line (relative to the file), instead.",
+    ),
 )
+
+
+def _corpora(settings: Settings, task: str | None, data_dirs, data_list) -> list[Path]:
+    """The folders a command reads: ``--data`` / ``--data-list``, else (music and voice) every
+    real corpus of the task present under ``settings.shared_data``."""
+    from models.datasets.corpora import default_corpora, read_dataset_list
+
+    folders = [Path(d) for d in data_dirs]
+    if data_list:
+        folders += read_dataset_list(Path(data_list))
+    if folders:
+        return folders
+    found = default_corpora(settings.shared_data, task) if task else []
+    if not found:
+        raise click.UsageError(
+            f"no --data given and no real {task or ''} corpus under {settings.shared_data} "
+            "(MOODSTREAM_SHARED_DATA): pass --data FOLDER"
+        )
+    click.echo(f"corpora: {', '.join(f.name for f in found)} (from {settings.shared_data})")
+    return found
+
+
 _seed_option = click.option("--seed", type=int, default=0, show_default=True)
 
 #: Options of every train/evaluate command of a network (music, voice).
@@ -101,6 +132,16 @@ store_options = _options(
         default=None,
         help="Also keep the artefacts here.",
     ),
+)
+
+
+_protocol_option = click.option(
+    "--protocol",
+    type=click.Choice(["grouped", "loco"]),
+    default="grouped",
+    show_default=True,
+    help="grouped: grouped k-fold over the pooled corpora; loco: that, and beside it "
+    "leave-one-corpus-out (trained on the other corpora, tested on each one).",
 )
 
 
@@ -215,7 +256,7 @@ def train() -> None:
 @_cv_folds_option
 @click.pass_obj
 def train_music(
-    settings: Settings, data_dir, group_col, seed, max_epochs, batch_size, patience, model_key,
+    settings: Settings, data_dirs, data_list, group_col, seed, max_epochs, batch_size, patience, model_key,
     promote, no_push, out_dir, cv_folds,
 ) -> None:  # fmt: skip
     """Train a music emotion model on a labelled folder (default: the champion candidate)."""
@@ -225,7 +266,7 @@ def train_music(
         MUSIC_MODELS[model_key], model_key, _overrides(max_epochs, batch_size, patience)
     )
     record, folder = run_train_music(
-        Path(data_dir), model=model, group_col=group_col, seed=seed,
+        _corpora(settings, "music", data_dirs, data_list), model=model, group_col=group_col, seed=seed,
         cv_folds=_cv_folds_for(model, cv_folds),
         **_stored_where(settings, no_push, promote, out_dir),
     )  # fmt: skip
@@ -247,7 +288,7 @@ def train_music(
 @_cv_folds_option
 @click.pass_obj
 def train_voice(
-    settings: Settings, data_dir, group_col, seed, max_epochs, batch_size, patience, model_key,
+    settings: Settings, data_dirs, data_list, group_col, seed, max_epochs, batch_size, patience, model_key,
     promote, no_push, out_dir, cv_folds,
 ) -> None:  # fmt: skip
     """Train a voice emotion model on a labelled folder (default: the champion candidate)."""
@@ -257,7 +298,7 @@ def train_voice(
         VOICE_MODELS[model_key], model_key, _overrides(max_epochs, batch_size, patience)
     )
     record, folder = run_train_voice(
-        Path(data_dir), model=model, group_col=group_col, seed=seed,
+        _corpora(settings, "voice", data_dirs, data_list), model=model, group_col=group_col, seed=seed,
         cv_folds=_cv_folds_for(model, cv_folds),
         **_stored_where(settings, no_push, promote, out_dir),
     )  # fmt: skip
@@ -269,14 +310,15 @@ def train_voice(
 @store_options
 @click.pass_obj
 def train_themes(
-    settings: Settings, data_dir, topics, codewords, seed, promote, no_push, out_dir
+    settings: Settings, data_dirs, data_list, topics, codewords, seed, promote, no_push, out_dir
 ) -> None:
     """Fit per-emotion codebooks and LDA theme models on a labelled folder."""
     from models.theme_jobs import run_train_themes
     from models.themes import ThemeConfig
 
     record, folder, _ = run_train_themes(
-        Path(data_dir), config=ThemeConfig(topics=topics, codewords=codewords, seed=seed),
+        _corpora(settings, "music", data_dirs, data_list),
+        config=ThemeConfig(topics=topics, codewords=codewords, seed=seed),
         **_stored_where(settings, no_push, promote, out_dir),
     )  # fmt: skip
     click.echo(f"model files: {folder}")
@@ -304,10 +346,11 @@ def evaluate() -> None:
     "default: all). The SVM reference row always runs.",
 )
 @_eval_out_option("artifacts/music-eval")
+@_protocol_option
 @click.pass_obj
 def evaluate_music_cmd(
-    settings: Settings, data_dir, group_col, seed, max_epochs, batch_size, patience, folds,
-    row_keys, out_dir,
+    settings: Settings, data_dirs, data_list, group_col, seed, max_epochs, batch_size, patience,
+    folds, row_keys, out_dir, protocol,
 ) -> None:  # fmt: skip
     """All Table 1 rows + an SVM reference, Table 2 confusion; report.json and PNGs in --out."""
     from models.evaluation import format_cv_report
@@ -318,7 +361,8 @@ def evaluate_music_cmd(
     paper_rows = tuple(ROWS_BY_KEY[k] for k in row_keys if k in ROWS_BY_KEY)
     candidates = tuple(CANDIDATES[k] for k in row_keys if k in CANDIDATES)
     report = run_evaluate_music(
-        Path(data_dir), cache_dir=_cache_dir(settings), folds=folds, group_col=group_col,
+        _corpora(settings, "music", data_dirs, data_list), cache_dir=_cache_dir(settings),
+        folds=folds, group_col=group_col, protocol=protocol,
         out_dir=Path(out_dir), seed=seed, overrides=_overrides(max_epochs, batch_size, patience),
         rows=paper_rows if row_keys else TABLE1_ROWS,
         candidates=candidates if row_keys else tuple(CANDIDATES.values()),
@@ -341,10 +385,11 @@ def evaluate_music_cmd(
     "--no-reference", is_flag=True, help="Skip the eGeMAPS + SVM reference row (needs opensmile)."
 )
 @_eval_out_option("artifacts/voice-eval")
+@_protocol_option
 @click.pass_obj
 def evaluate_voice_cmd(
-    settings: Settings, data_dir, group_col, seed, max_epochs, batch_size, patience, folds,
-    row_keys, no_reference, out_dir,
+    settings: Settings, data_dirs, data_list, group_col, seed, max_epochs, batch_size, patience,
+    folds, row_keys, no_reference, out_dir, protocol,
 ) -> None:  # fmt: skip
     """Speaker-independent CV of the Table 3 rows (+ eGeMAPS/SVM); report.json and PNGs in --out."""
     from models.evaluation import format_cv_report
@@ -355,7 +400,8 @@ def evaluate_voice_cmd(
     paper_rows = tuple(VOICE_ROWS_BY_KEY[k] for k in row_keys if k in VOICE_ROWS_BY_KEY)
     candidates = tuple(VOICE_CANDIDATES[k] for k in row_keys if k in VOICE_CANDIDATES)
     report = run_evaluate_voice(
-        Path(data_dir), cache_dir=_cache_dir(settings), out_dir=Path(out_dir), folds=folds,
+        _corpora(settings, "voice", data_dirs, data_list), cache_dir=_cache_dir(settings),
+        out_dir=Path(out_dir), folds=folds, protocol=protocol,
         group_col=group_col, seed=seed, overrides=_overrides(max_epochs, batch_size, patience),
         rows=paper_rows if row_keys else TABLE3_ROWS,
         candidates=candidates if row_keys else tuple(VOICE_CANDIDATES.values()),
@@ -372,14 +418,15 @@ def evaluate_voice_cmd(
 @_eval_out_option("artifacts/themes-eval")
 @click.pass_obj
 def evaluate_themes_cmd(
-    settings: Settings, data_dir, topics, codewords, seed, truth_col, out_dir
+    settings: Settings, data_dirs, data_list, topics, codewords, seed, truth_col, out_dir
 ) -> None:
     """Coherence, perplexity, sizes and stability of the themes per emotion; report.json + PNG."""
     from models.theme_jobs import format_themes_report, run_evaluate_themes
     from models.themes import ThemeConfig
 
     report = run_evaluate_themes(
-        Path(data_dir), cache_dir=_cache_dir(settings), out_dir=Path(out_dir),
+        _corpora(settings, "music", data_dirs, data_list), cache_dir=_cache_dir(settings),
+        out_dir=Path(out_dir),
         config=ThemeConfig(topics=topics, codewords=codewords, seed=seed), truth_col=truth_col,
     )  # fmt: skip
     _echo_report(format_themes_report(report), out_dir)
@@ -438,3 +485,40 @@ def models_promote(settings: Settings, kind, version, force: bool) -> None:
     except ModelsError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"promoted {version}")
+
+
+@evaluate.command("speech-rule")
+@_data_option
+@click.option(
+    "--music",
+    "music_dirs",
+    multiple=True,
+    type=click.Path(exists=True, file_okay=False),
+    help="Music corpora for the acceptance side (default: the real music corpora present).",
+)
+@_seed_option
+@_eval_out_option("artifacts/speech-rule")
+@click.pass_obj
+def evaluate_speech_rule_cmd(
+    settings: Settings, data_dirs, data_list, music_dirs, seed, out_dir
+) -> None:
+    """How often the speech rule answers NO_SPEECH to real speech, and hears speech in silence,
+    noise and music; report.json in --out."""
+    import json
+
+    from models.datasets.corpora import default_corpora
+    from models.speech_rule import speech_rule_report
+
+    speech = _corpora(settings, "voice", data_dirs, data_list)
+    music = [Path(d) for d in music_dirs] or default_corpora(settings.shared_data, "music")
+    report = speech_rule_report(speech, music, seed=seed)
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    (Path(out_dir) / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+    for corpus, row in report["false_rejection"].items():
+        calm = row["by_emotion"].get("calm", {}).get("rate")
+        click.echo(
+            f"NO_SPEECH on {corpus}: {100 * row['rate']:.1f} % of {row['clips']} (calm {100 * (calm or 0):.1f} %)"
+        )
+    for kind, row in report["false_acceptance"].items():
+        click.echo(f"speech heard in {kind}: {100 * row['rate']:.1f} % of {row['clips']}")
+    click.echo(f"report: {Path(out_dir) / 'report.json'}")

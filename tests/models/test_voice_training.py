@@ -75,7 +75,8 @@ def test_train_voice_cross_validates_the_configuration_it_trains_and_stores_the_
     write_synthetic_speech(speech, clips_per_voice=1, seed=7)
     seen = {}
 
-    def fake_evaluate(samples, labels, groups, *, folds, seed, rows):
+    def fake_evaluate(samples, labels, groups, *, folds, seed, rows, splits=None, corpora=None):
+        assert splits is None  # one corpus: no cross-corpus validation
         seen.update(clips=len(samples), folds=folds, rows=rows)
         return {
             "folds": folds,
@@ -103,3 +104,93 @@ def test_train_voice_cross_validates_the_configuration_it_trains_and_stores_the_
         2,
         [0.4, 0.6],
     )
+
+
+def _split_corpus(source, root, parts: dict[str, set[str]]):
+    """Copies of ``source``'s labels as several corpora, by speaker (absolute audio paths)."""
+    import csv
+
+    from models.datasets.corpora import is_synthetic, mark_synthetic
+
+    rows = list(csv.DictReader(open(source / "labels.csv", newline="")))
+    folders = []
+    for name, speakers in parts.items():
+        folder = root / name
+        folder.mkdir(parents=True)
+        with open(folder / "labels.csv", "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+            writer.writeheader()
+            for row in rows:
+                if row["speaker"] in speakers:
+                    writer.writerow({**row, "path": str((source / row["path"]).resolve())})
+        if is_synthetic(source):
+            mark_synthetic(folder)
+        folders.append(folder)
+    return folders
+
+
+def test_evaluate_voice_across_corpora_leaves_each_corpus_out_once(
+    tmp_path, synthetic_speech_dir
+) -> None:
+    """Issue 28: ``--protocol loco`` beside the pooled grouped CV, and the table of in-corpus
+    and cross-corpus figures the README quotes."""
+    import csv
+
+    speakers = sorted(
+        {r["speaker"] for r in csv.DictReader(open(synthetic_speech_dir / "labels.csv"))}
+    )
+    half = len(speakers) // 2
+    corpora = _split_corpus(
+        synthetic_speech_dir,
+        tmp_path,
+        {"alpha_a": set(speakers[:half]), "beta_b": set(speakers[half:])},
+    )
+    out = tmp_path / "eval"
+    result = CliRunner().invoke(
+        cli,
+        ["evaluate", "voice", *[a for c in corpora for a in ("--data", str(c))], "--folds", "3",
+         "--row", "functionals-listener-lr", "--no-reference", "--protocol", "loco",
+         "--out", str(out)],
+        env={"MOODSTREAM_HOME": str(tmp_path / "home")}, catch_exceptions=False,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    report = json.loads((out / "report.json").read_text())
+    assert report["data"] == [str(c) for c in corpora]
+    assert report["loco"]["fold_names"] == ["alpha_a", "beta_b"] and report["loco"]["folds"] == 2
+    (row,) = report["rows"]
+    assert set(row["per_corpus_accuracy"]) == {"alpha_a", "beta_b"}
+    table = report["across_corpora"][row["name"]]
+    (loco_row,) = report["loco"]["rows"]
+    assert table["corpora"]["alpha_a"]["cross_corpus"] == loco_row["per_fold"][0]
+    assert table["mean_cross_corpus"] == loco_row["accuracy_mean"]
+    assert 0 <= table["ece_cross_corpus"] <= 1 and 0 <= table["uncertain_rate_cross_corpus"] <= 1
+    assert report["champion_rule"]["rule"].startswith("best pooled grouped-CV accuracy")
+
+
+def test_a_model_trained_on_two_corpora_carries_its_cross_corpus_figures(
+    tmp_path, synthetic_speech_dir
+) -> None:
+    """Issue 28: what a served model heard, and how it reads a corpus it did not, travel with
+    it (the demo's summary and /health print them)."""
+    import csv
+
+    speakers = sorted(
+        {r["speaker"] for r in csv.DictReader(open(synthetic_speech_dir / "labels.csv"))}
+    )
+    corpora = _split_corpus(
+        synthetic_speech_dir, tmp_path, {"alpha_a": set(speakers[:3]), "beta_b": set(speakers[3:])}
+    )
+    out = tmp_path / "model"
+    result = CliRunner().invoke(
+        cli,
+        ["train", "voice", *[a for c in corpora for a in ("--data", str(c))], "--cv-folds", "3",
+         "--no-push", "--out", str(out)],
+        env={"MOODSTREAM_HOME": str(tmp_path / "home")}, catch_exceptions=False,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    training = json.loads((out / "training.json").read_text())
+    metrics = training["metrics"]
+    assert metrics["corpora"] == ["alpha_a", "beta_b"] and metrics["synthetic_only"] is True
+    assert set(metrics["cross_corpus_accuracy"]) == {"alpha_a", "beta_b"}
+    assert set(metrics["cv_per_corpus"]) == {"alpha_a", "beta_b"}
+    assert training["corpora"]["alpha_a"]["synthetic"] is True
