@@ -557,3 +557,18 @@ def test_an_operator_removes_a_card_from_every_worker_s_catalog(labelled_worker)
         capture_output=True, text=True, timeout=120, env={**os.environ, **settings.to_env()},
     )  # fmt: skip
     assert again.returncode != 0 and "has no card for track" in again.stderr
+
+
+def test_a_request_id_already_answered_is_refused_over_http_at_once(
+    labelled_worker, synthetic_speech_dir
+) -> None:
+    """Issue 27: a repeated request id was dropped silently (the HTTP caller waited 20 s); the
+    first answer stands, and a worker holding the session says so with 409."""
+    settings, worker = labelled_worker
+    clip = sorted(synthetic_speech_dir.glob("*-calm-*.wav"))[1].read_bytes()
+    status, first = _post(worker, "/api/clips?user_id=repeat-ann&request_id=r-once", clip)
+    assert status == 200 and first["request_id"] == "r-once"
+    started = time.monotonic()
+    status, again = _post(worker, "/api/clips?user_id=repeat-ann&request_id=r-once", clip)
+    assert status == 409 and "answered already" in again["error"]
+    assert time.monotonic() - started < settings.web_reply_timeout_s / 2

@@ -144,3 +144,24 @@ def test_the_demo_falls_back_to_synthetic_sets_and_flags_them(tmp_path) -> None:
     assert not data.real_voices
     assert all(is_synthetic(f) for f in [*data.music, *data.voice])
     assert describe_corpora(data.voice, read_corpora(data.voice))["synthetic_only"]
+
+
+def test_the_champion_must_read_every_held_out_corpus_above_the_floor() -> None:
+    """The rule the README states: the best pooled accuracy among rows at >= 35 % on each
+    held-out corpus; a row that wins in corpus but is near chance on one corpus is not served."""
+    from models.evaluation import across_corpora, choose_champion
+
+    pooled = {"rows": [
+        {"name": "narrow", "accuracy_mean": 0.90, "per_corpus_accuracy": {"a": 0.95, "b": 0.85}, "ece": 0.02},
+        {"name": "broad", "accuracy_mean": 0.70, "per_corpus_accuracy": {"a": 0.72, "b": 0.68}, "ece": 0.03},
+    ]}  # fmt: skip
+    loco = {"rows": [
+        {"name": "narrow", "accuracy_mean": 0.55, "per_fold": [0.80, 0.30], "per_corpus_accuracy": {"a": 0.80, "b": 0.30}, "ece": 0.3},
+        {"name": "broad", "accuracy_mean": 0.60, "per_fold": [0.62, 0.58], "per_corpus_accuracy": {"a": 0.62, "b": 0.58}, "ece": 0.1},
+    ]}  # fmt: skip
+    rule = choose_champion(pooled, loco)
+    assert rule["champion"] == "broad" and "35%" in rule["rule"]
+    table = across_corpora(pooled, loco)
+    assert table["narrow"]["corpora"]["b"] == {"in_corpus": 0.85, "cross_corpus": 0.30}
+    assert (table["broad"]["ece_pooled"], table["broad"]["ece_cross_corpus"]) == (0.03, 0.1)
+    assert choose_champion(pooled, loco, floor=0.9)["champion"] is None
