@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from models.datasets.corpora import as_folders, describe_corpora, read_corpora
+from models.datasets.corpora import as_folders, data_paths, describe_corpora, read_corpora
 from models.evaluation import (
     Protocol,
     across_corpora,
@@ -115,9 +115,10 @@ def run_train_music(
     network, history = fit_music_model(config, matrices, labels, groups, seed=seed, verbose=2)
     network.save(out_dir / "model.keras")
     record = store_trained_model(
-        registry, "music", out_dir, corpora=describe_corpora(as_folders(data_dir), clips), history=history, clips=clips, file_hashes=hashes,
+        registry, "music", out_dir, corpora=describe_corpora(as_folders(data_dir), clips),
+        history=history, clips=clips, file_hashes=hashes,
         training={"config": config.to_dict(), "seed": seed, "feature_spec": DEFAULT_SPEC.version,
-                  "data": [str(d) for d in as_folders(data_dir)]},
+                  "data": data_paths(data_dir)},
         feature_spec=DEFAULT_SPEC.version, hyperparameters={**config.to_dict(), "seed": seed},
         promote=promote, cross_validation=cross_validation,
     )  # fmt: skip
@@ -167,9 +168,10 @@ def _train_candidate(
         "seed": seed,
     }
     record = store_trained_model(
-        registry, "music", out_dir, corpora=describe_corpora(as_folders(data_dir), clips), history={"accuracy": [train_accuracy]}, clips=clips,
+        registry, "music", out_dir, corpora=describe_corpora(as_folders(data_dir), clips),
+        history={"accuracy": [train_accuracy]}, clips=clips,
         file_hashes=hashes,
-        training={**hyperparameters, "feature_spec": DEFAULT_SPEC.version, "data": [str(d) for d in as_folders(data_dir)]},
+        training={**hyperparameters, "feature_spec": DEFAULT_SPEC.version, "data": data_paths(data_dir)},
         feature_spec=DEFAULT_SPEC.version, hyperparameters=hyperparameters, promote=promote,
         cross_validation=cross_validation, artefact="head.npz",
     )  # fmt: skip
@@ -213,7 +215,7 @@ def run_evaluate_music(
         report["across_corpora"] = across_corpora(report, report["loco"])
         report["champion_rule"] = choose_champion(report, report["loco"])
         report["champion"] = report["champion_rule"]["champion"] or report["champion"]
-    report["data"] = [str(d) for d in as_folders(data_dir)]
+    report["data"] = data_paths(data_dir)
     report["feature_spec"] = DEFAULT_SPEC.version
     write_report(report, out_dir)
     logger.info("report written to %s", out_dir / "report.json")

@@ -11,7 +11,7 @@ import numpy as np
 from tqdm import tqdm
 
 from models.calibration import apply_temperature
-from models.datasets.corpora import as_folders, describe_corpora, read_corpora
+from models.datasets.corpora import as_folders, data_paths, describe_corpora, read_corpora
 from models.evaluation import (
     OutOfFold,
     Protocol,
@@ -237,7 +237,7 @@ def run_evaluate_voice(
         report["champion"] = report["champion_rule"]["champion"] or report["champion"]
     if not reference:
         report["notes"] = ["reference row not requested (--no-reference)"]
-    report["data"] = [str(d) for d in as_folders(data_dir)]
+    report["data"] = data_paths(data_dir)
     report["feature_spec"] = DEFAULT_VOICE_SPEC.version
     write_report(report, out_dir)
     return report
@@ -282,9 +282,10 @@ def run_train_voice(
     temperature = voice_temperature(network, samples, labels, groups, seed=seed)
     network.save(out_dir / "model.keras")
     record = store_trained_model(
-        registry, "voice", out_dir, corpora=describe_corpora(as_folders(data_dir), clips), history=history, clips=clips, file_hashes=hashes,
+        registry, "voice", out_dir, corpora=describe_corpora(as_folders(data_dir), clips),
+        history=history, clips=clips, file_hashes=hashes,
         training={"config": config.to_dict(), "seed": seed, "temperature": temperature,
-                  "feature_spec": DEFAULT_VOICE_SPEC.version, "data": [str(d) for d in as_folders(data_dir)]},
+                  "feature_spec": DEFAULT_VOICE_SPEC.version, "data": data_paths(data_dir)},
         feature_spec=DEFAULT_VOICE_SPEC.version,
         hyperparameters={**config.to_dict(), "seed": seed, "temperature": temperature},
         promote=promote, cross_validation=cross_validation,
@@ -330,7 +331,7 @@ def _train_candidate(
         history={"accuracy": [float(np.mean(raw.argmax(axis=1) == y))]}, clips=clips,
         file_hashes=hashes,
         training={**hyperparameters, "feature_spec": DEFAULT_VOICE_SPEC.version,
-                  "data": [str(d) for d in as_folders(data_dir)]},
+                  "data": data_paths(data_dir)},
         feature_spec=DEFAULT_VOICE_SPEC.version, hyperparameters=hyperparameters,
         promote=promote, cross_validation=cross_validation, artefact="head.npz",
     )  # fmt: skip

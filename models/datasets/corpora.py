@@ -26,6 +26,7 @@ __all__ = [
     "Task",
     "REAL_CORPORA",
     "as_folders",
+    "data_paths",
     "group_namespace",
     "read_corpora",
     "read_dataset_list",
@@ -54,6 +55,11 @@ def group_namespace(folder: Path) -> str:
 def as_folders(data: Path | Sequence[Path]) -> list[Path]:
     """``data`` (one labelled folder or several) as a list of folders."""
     return [Path(data)] if isinstance(data, str | Path) else [Path(d) for d in data]
+
+
+def data_paths(data: Path | Sequence[Path]) -> list[str]:
+    """The folders of ``data`` as text, as reports and ``training.json`` record them."""
+    return [str(folder) for folder in as_folders(data)]
 
 
 def read_corpora(folders: Sequence[Path], *, group_col: str | None = None) -> list[LabelledClip]:
