@@ -131,7 +131,7 @@ def across_corpora(pooled: dict, loco: dict) -> dict:
                 }
                 for corpus, accuracy in row["per_corpus_accuracy"].items()
             },
-            "mean_in_corpus": row["accuracy_mean"],
+            "pooled_accuracy": row["accuracy_mean"],
             "mean_cross_corpus": cross["accuracy_mean"],
             **{
                 f"{key}_{where}": source[key]
