@@ -261,9 +261,6 @@ class _TrackedBatches:
         self.current = self._records.next_batch()
         return self.current
 
-    def size_in_bytes(self) -> int:
-        return self._records.size_in_bytes()
-
 
 def _skip(tp_topic: str, tp_partition: int, batch, position: int, exc: Exception) -> int:
     """Report the batch that failed at ``position``; return the position after it."""
