@@ -22,7 +22,14 @@ import click
 from models.datasets.corpora import LabelledClip, default_corpora, hold_out_groups
 from streams.settings import Settings
 
-__all__ = ["HELD_OUT_ACTORS", "DemoData", "demo_data", "ensure_models", "describe_served"]
+__all__ = [
+    "HELD_OUT_ACTORS",
+    "DemoData",
+    "demo_data",
+    "reusable",
+    "ensure_models",
+    "describe_served",
+]
 
 #: RAVDESS actors (song and speech) the demo's voice model never hears: its listeners.
 HELD_OUT_ACTORS = ("ravdess:actor10", "ravdess:actor11", "ravdess:actor12")
@@ -83,11 +90,31 @@ def _served_corpora(registry, kind: str) -> list[str] | None:
     return registry.show(kind, version).metrics.get("corpora") if version else None
 
 
-def ensure_models(settings: Settings, data: DemoData) -> None:
-    """Train and promote each champion on the demo's corpora unless the promoted model is that
-    champion trained on those corpora already (then it is reused)."""
-    from models.registry import ModelRegistry
+def reusable(record, kind: str, folders: list[Path] | None) -> bool:
+    """Whether the promoted ``record`` of ``kind`` can serve the demo as it is: it computes the
+    features this code computes and, for music and voice, it is the champion trained on exactly
+    ``folders``' corpora."""
+    from models.features.music import DEFAULT_SPEC
+    from models.features.voice import DEFAULT_VOICE_SPEC
     from streams.cli.model_jobs import DEFAULT_MUSIC_MODEL_KEY, DEFAULT_VOICE_MODEL_KEY
+
+    feature_specs = {"music": DEFAULT_SPEC.version, "themes": DEFAULT_SPEC.version, "voice": DEFAULT_VOICE_SPEC.version}  # fmt: skip
+    champions = {"music": DEFAULT_MUSIC_MODEL_KEY, "voice": DEFAULT_VOICE_MODEL_KEY}
+    if record is None or record.feature_spec != feature_specs[kind]:
+        return False
+    if kind not in champions:
+        return True
+    wanted = sorted(f.name for f in folders) if folders else None
+    return (
+        record.hyperparameters.get("model") == champions[kind]
+        and record.metrics.get("corpora") == wanted
+    )
+
+
+def ensure_models(settings: Settings, data: DemoData) -> None:
+    """Train and promote each model the demo serves unless the promoted one is
+    :func:`reusable`."""
+    from models.registry import ModelRegistry
 
     registry = ModelRegistry(settings.object_store, settings.bucket_models)
 
@@ -99,18 +126,9 @@ def ensure_models(settings: Settings, data: DemoData) -> None:
         "themes": (["train", "themes", *data_args(data.music), "--promote"], None),
         "voice": (["train", "voice", *data_args(data.voice), "--cv-folds", "5", "--promote"], data.voice),
     }  # fmt: skip
-    champions = {"music": DEFAULT_MUSIC_MODEL_KEY, "voice": DEFAULT_VOICE_MODEL_KEY}
     for kind, (args, folders) in jobs.items():
         version = registry.promoted_version(kind)
-        record = registry.show(kind, version) if version else None
-        wanted = sorted(f.name for f in folders) if folders else None
-        if record is not None and (
-            kind not in champions
-            or (
-                record.hyperparameters.get("model") == champions[kind]
-                and record.metrics.get("corpora") == wanted
-            )
-        ):
+        if reusable(registry.show(kind, version) if version else None, kind, folders):
             click.echo(f"  {kind:<7} reusing promoted {version}")
             continue
         click.echo(f"  {kind:<7} training (moodstream {' '.join(args)}) ...")

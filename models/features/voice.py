@@ -18,10 +18,19 @@ sample), F1-F3 (Hz; LPC order 16, pre-emphasis 0.9, on every 4th frame when voic
 500 Hz between 0 and 4 kHz. F0 and formants are undefined in unvoiced or silent frames: the HSF
 of those columns is taken over the frames where they are defined, 0 when there are none.
 
-**Speech rule** (:func:`speech_activity`): a frame is *active* when its level is above
--50 dBFS and *voiced* when it is active and YIN finds a pitch. A clip holds speech when its
-voiced frames add up to at least 0.2 s and make up at least 10 % of its active frames.
-Silence fails the first test; steady noise fails the second.
+**Activity.** A frame is *active* when its level is above the clip's loud level (95th percentile
+of its frame levels) less ``activity_range_db`` (40 dB), and above ``silence_dbfs`` (-70 dBFS):
+quiet speakers are heard, an inaudible hum is not. F0 and formants are computed on active frames.
+
+**Speech rule** (:func:`speech_activity`; thresholds tuned on the real corpora, see
+``models/speech_rule.py`` and the README): a frame is *voiced* when it is active and YIN finds a
+pitch. A clip holds speech when its voiced frames add up to at least 0.2 s, make up at least
+10 % of its active frames, and the clip sounds spoken rather than played: either it pauses (its
+loud and quiet frames lie ``pause_range_db``, 30 dB, apart) or it articulates (a level range of
+at least ``min_level_range_db``, 15 dB, with the voiced/unvoiced alternation of speech: standard
+deviation of the active frames' zero-crossing rate >= 0.08 and coefficient of variation of
+their spectral centroid >= 0.5). Silence fails the first test; steady noise the second; steady
+tones and most music (continuous, no fricatives) the third.
 """
 
 from __future__ import annotations
@@ -108,11 +117,19 @@ class VoiceFeatureSpec:
     formant_max_bandwidth_hz: float = 400.0
     n_bands: int = 8
     band_width_hz: float = 500.0
-    silence_dbfs: float = -50.0
+    silence_dbfs: float = -70.0
+    """Frames at or below this level are never active."""
+    activity_range_db: float = 40.0
+    """Frames more than this below the clip's loud level (95th percentile) are not active."""
     spectrogram_floor_db: float = -100.0
     min_voiced_s: float = 0.2
     min_voiced_fraction: float = 0.1
-    revision: int = 2
+    pause_range_db: float = 30.0
+    """A clip whose loud and quiet frames (95th and 10th percentiles) lie this far apart pauses."""
+    min_level_range_db: float = 15.0
+    min_zcr_std: float = 0.08
+    min_centroid_cv: float = 0.5
+    revision: int = 3
 
     @property
     def n_bins(self) -> int:
@@ -144,6 +161,12 @@ class SpeechActivity:
     voiced_s: float
     voiced_fraction: float
     active_fraction: float
+    level_range_db: float
+    """95th less 10th percentile of the frame levels."""
+    zcr_std: float
+    """Standard deviation of the active frames' zero-crossing rate (crossings per sample)."""
+    centroid_cv: float
+    """Coefficient of variation of the active frames' spectral centroid."""
     has_speech: bool
 
 
@@ -193,26 +216,54 @@ class _Framing:
     active: np.ndarray
     f0: np.ndarray
     periodicity: np.ndarray
+    power: np.ndarray
+    """Hamming-windowed power spectrum of every frame (n_frames, n_bins)."""
 
 
 def _framing(y: np.ndarray, spec: VoiceFeatureSpec) -> _Framing:
     frames = _frames(y, spec)
     level = frame_rms_dbfs(frames)
-    active = level > spec.silence_dbfs
+    loud = float(np.percentile(level, 95))
+    active = level > max(spec.silence_dbfs, loud - spec.activity_range_db)
     f0, periodicity = _pitch(y, frames.shape[0], active, spec)
-    return _Framing(frames, level, active, f0, periodicity)
+    power = power_spectrum(frames, np.hamming(spec.frame_length).astype(np.float32))
+    return _Framing(frames, level, active, f0, periodicity, power)
+
+
+def _zero_crossing_rate(frames: np.ndarray) -> np.ndarray:
+    signs = np.signbit(frames)
+    return np.count_nonzero(signs[:, 1:] != signs[:, :-1], axis=1) / (frames.shape[1] - 1)
 
 
 def _activity(framing: _Framing, spec: VoiceFeatureSpec) -> SpeechActivity:
     voiced = ~np.isnan(framing.f0)
     voiced_s = float(voiced.sum() * spec.hop_length / spec.sr)
-    n_active = int(framing.active.sum())
+    active = framing.active
+    n_active = int(active.sum())
     voiced_fraction = float(voiced.sum() / n_active) if n_active else 0.0
+    level_range = float(np.percentile(framing.level, 95) - np.percentile(framing.level, 10))
+    zcr_std = centroid_cv = 0.0
+    if n_active:
+        zcr_std = float(_zero_crossing_rate(framing.frames[active]).std())
+        power = framing.power[active].astype(np.float64)
+        hz = np.arange(power.shape[1]) * spec.sr / spec.frame_length
+        centroid = (power @ hz) / np.maximum(power.sum(axis=1), 1e-20)
+        centroid_cv = float(centroid.std() / max(centroid.mean(), 1e-9))
+    articulates = (
+        level_range >= spec.min_level_range_db
+        and zcr_std >= spec.min_zcr_std
+        and centroid_cv >= spec.min_centroid_cv
+    )
     return SpeechActivity(
         voiced_s=voiced_s,
         voiced_fraction=voiced_fraction,
         active_fraction=float(n_active / framing.frames.shape[0]),
-        has_speech=voiced_s >= spec.min_voiced_s and voiced_fraction >= spec.min_voiced_fraction,
+        level_range_db=level_range,
+        zcr_std=zcr_std,
+        centroid_cv=centroid_cv,
+        has_speech=voiced_s >= spec.min_voiced_s
+        and voiced_fraction >= spec.min_voiced_fraction
+        and (level_range >= spec.pause_range_db or articulates),
     )
 
 
@@ -223,13 +274,12 @@ def _lld_matrix(
     framing = framing or _framing(y, spec)
     frames, level = framing.frames, framing.level
     f0, periodicity = framing.f0, framing.periodicity
-    power = power_spectrum(frames, np.hamming(spec.frame_length).astype(np.float32))
+    power = framing.power
     log_mel = np.log(
         np.maximum(power @ mel_basis(spec.sr, spec.frame_length, spec.n_mels).T, LOG_FLOOR)
     )
     mfcc = log_mel @ paper_dct(spec.n_mels, spec.n_mfcc).T
-    signs = np.signbit(frames)
-    zcr = np.count_nonzero(signs[:, 1:] != signs[:, :-1], axis=1) / (spec.frame_length - 1)
+    zcr = _zero_crossing_rate(frames)
     # Formants are only meaningful in voiced frames; every other one (20 ms step) is enough.
     formant_frames = ~np.isnan(f0)
     formant_frames[np.arange(f0.size) % spec.formant_step_frames != 0] = False
@@ -320,11 +370,12 @@ def spectrogram_segments(
         (0-8 kHz in 50 Hz bins), time on axis 2 (10 ms steps).
     """
     y = _prepare(y, sr, spec)
-    return _spectrogram_segments(_frames(y, spec), spec)
-
-
-def _spectrogram_segments(frames: np.ndarray, spec: VoiceFeatureSpec) -> np.ndarray:
+    frames = _frames(y, spec)
     power = power_spectrum(frames, np.hamming(spec.frame_length).astype(np.float32))
+    return _spectrogram_segments(power, spec)
+
+
+def _spectrogram_segments(power: np.ndarray, spec: VoiceFeatureSpec) -> np.ndarray:
     log_power = np.maximum(10 * np.log10(power + LOG_FLOOR), spec.spectrogram_floor_db)
     starts = _window_starts(log_power.shape[0], spec)
     needed = starts[-1] + spec.window_frames
@@ -349,7 +400,7 @@ def voice_inputs(
 def _inputs(y: np.ndarray, framing: _Framing, spec: VoiceFeatureSpec) -> VoiceInputs:
     llds = _lld_matrix(y, spec, framing)
     return VoiceInputs(
-        hsf=hsf_sequence(llds, spec), spectrogram=_spectrogram_segments(framing.frames, spec)
+        hsf=hsf_sequence(llds, spec), spectrogram=_spectrogram_segments(framing.power, spec)
     )
 
 

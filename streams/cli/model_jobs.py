@@ -519,6 +519,8 @@ def evaluate_speech_rule_cmd(
         click.echo(
             f"NO_SPEECH on {corpus}: {100 * row['rate']:.1f} % of {row['clips']} (calm {100 * (calm or 0):.1f} %)"
         )
+    for condition, row in report["false_rejection_in_noise"].items():
+        click.echo(f"NO_SPEECH on {condition}: {100 * row['rate']:.1f} % of {row['clips']}")
     for kind, row in report["false_acceptance"].items():
         click.echo(f"speech heard in {kind}: {100 * row['rate']:.1f} % of {row['clips']}")
     click.echo(f"report: {Path(out_dir) / 'report.json'}")

@@ -165,3 +165,26 @@ def test_the_champion_must_read_every_held_out_corpus_above_the_floor() -> None:
     assert table["narrow"]["corpora"]["b"] == {"in_corpus": 0.85, "cross_corpus": 0.30}
     assert (table["broad"]["ece_pooled"], table["broad"]["ece_cross_corpus"]) == (0.03, 0.1)
     assert choose_champion(pooled, loco, floor=0.9)["champion"] is None
+
+
+def test_the_demo_retrains_a_promoted_model_of_other_features_or_corpora() -> None:
+    from models.features.voice import DEFAULT_VOICE_SPEC
+    from models.registry import ModelRecord
+    from streams.cli.model_jobs import DEFAULT_VOICE_MODEL_KEY
+    from streams.demo_models import reusable
+
+    def record(**changes) -> ModelRecord:
+        fields = {
+            "kind": "voice", "version": "v1", "created_at": "2026-12-06T00:00:00Z",
+            "feature_spec": DEFAULT_VOICE_SPEC.version, "training_data": "",
+            "hyperparameters": {"model": DEFAULT_VOICE_MODEL_KEY},
+            "metrics": {"corpora": ["emodb", "ravdess_song"]},
+        }  # fmt: skip
+        return ModelRecord(**{**fields, **changes})
+
+    folders = [Path("/data/ravdess_song"), Path("/data/emodb")]
+    assert reusable(record(), "voice", folders)
+    assert not reusable(None, "voice", folders)
+    assert not reusable(record(feature_spec="voice-0123456789"), "voice", folders)  # older rule
+    assert not reusable(record(), "voice", folders[:1])
+    assert not reusable(record(hyperparameters={"model": "method"}), "voice", folders)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from models.datasets.vowels import syllables
 from models.exceptions import FeatureParameterError
 from models.features.voice import (
     DEFAULT_VOICE_SPEC,
@@ -78,10 +79,19 @@ def test_half_second_clip_gives_one_padded_window() -> None:
     assert inputs.hsf.shape == (1, 172) and inputs.spectrogram.shape == (1, 161, 50)
 
 
+def _chord(seconds: float = 3.0) -> np.ndarray:
+    """Three held harmonic tones (a C major triad): pitched, continuous, nothing unvoiced."""
+    y = sum(harmonic_tone(f, sr=SR, seconds=seconds) for f in (261.6, 329.6, 392.0))
+    return (0.3 * y / np.max(np.abs(y))).astype(np.float32)
+
+
 @pytest.mark.parametrize(
     "y, expected",
     [
-        (vowel((530.0, 1840.0, 2480.0), (80.0, 100.0, 140.0), f0=180.0, sr=SR, seconds=3.0), True),
+        (syllables(sr=SR), True),
+        ((10 ** (-30 / 20) * syllables(sr=SR, seed=1)).astype(np.float32), True),  # -50 dBFS peak
+        (vowel((530.0, 1840.0, 2480.0), (80.0, 100.0, 140.0), f0=180.0, sr=SR, seconds=3.0), False),
+        (_chord(), False),
         (np.zeros(3 * SR, dtype=np.float32), False),
         (band_noise(200.0, 4000.0, sr=SR, seconds=3.0), False),
         (
@@ -89,15 +99,30 @@ def test_half_second_clip_gives_one_padded_window() -> None:
             False,
         ),  # -86 dBFS hum
     ],
-    ids=["vowel", "silence", "noise", "inaudible"],
+    ids=["syllables", "quiet-syllables", "held-vowel", "chord", "silence", "noise", "inaudible"],
 )
 def test_speech_rule(y, expected) -> None:
     assert speech_activity(y=y, sr=SR).has_speech is expected
 
 
+def test_the_rule_reports_why_a_held_note_is_not_speech() -> None:
+    held = speech_activity(y=vowel((530.0, 1840.0, 2480.0), (80.0, 100.0, 140.0), f0=180.0, sr=SR, seconds=3.0), sr=SR)  # fmt: skip
+    spoken = speech_activity(y=syllables(sr=SR), sr=SR)
+    assert held.voiced_s > 2.5  # voiced throughout: the old voicing-only rule accepted it
+    assert held.level_range_db < 3 and held.zcr_std < 0.01 and held.centroid_cv < 0.05
+    assert spoken.zcr_std > DEFAULT_VOICE_SPEC.min_zcr_std
+    assert spoken.centroid_cv > DEFAULT_VOICE_SPEC.min_centroid_cv
+
+
+def test_quiet_frames_are_active_relative_to_the_clip() -> None:
+    loud, quiet = syllables(sr=SR, seed=2), (0.01 * syllables(sr=SR, seed=2)).astype(np.float32)
+    a, b = speech_activity(y=loud, sr=SR), speech_activity(y=quiet, sr=SR)
+    assert b.has_speech and abs(a.voiced_s - b.voiced_s) <= 0.1  # 40 dB quieter, same voicing
+
+
 def test_short_voicing_inside_silence_is_not_speech() -> None:
     y = np.zeros(3 * SR, dtype=np.float32)
-    y[SR : SR + SR // 10] = harmonic_tone(150.0, sr=SR, seconds=0.1)  # 0.1 s < 0.2 s
+    y[SR : SR + SR // 10] = syllables(sr=SR, seconds=0.1)  # < 0.2 s of voicing
     assert not speech_activity(y=y, sr=SR).has_speech
 
 

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from models.datasets.vowels import syllables
 from models.exceptions import AudioDecodeError, AudioTooLongError, AudioTooShortError
 from models.voice import VoiceEmotionClassifier, VoiceSample, pad_voice_batch
 from models.voice_model import TABLE3_ROWS, VOICE_METHOD, VOICE_ROWS_BY_KEY, build_voice_model
-from tests.models.synthetic_signals import harmonic_tone
 
 
 def _model(config=VOICE_METHOD):
@@ -99,13 +99,13 @@ def test_silence_and_steady_noise_get_no_speech(classifier) -> None:
 
 
 def test_voiced_stereo_clip_at_any_rate_gets_an_emotion(classifier) -> None:
-    tone = harmonic_tone(180.0, seconds=2.0, sr=44100)
-    stereo = np.stack([tone, 0.5 * tone], axis=1)
+    speech = syllables(seconds=2.0, sr=44100)
+    stereo = np.stack([speech, 0.5 * speech], axis=1)
     answer = classifier.classify(_wav(stereo, 44100))
     assert answer.has_speech and answer.emotion in answer.probabilities
     assert abs(sum(answer.probabilities.values()) - 1.0) < 1e-5
     assert answer.duration_s == pytest.approx(2.0, abs=0.01)
-    classifier.classify(harmonic_tone(150.0, seconds=4.3, sr=16000), sr=16000)
+    classifier.classify(syllables(seconds=4.3, sr=16000), sr=16000)
     assert classifier._predict.experimental_get_tracing_count() == 1
 
 
