@@ -107,11 +107,12 @@ class VoiceSample:
 
     hsf: np.ndarray  # (windows, 172) float32
     spectrogram: np.ndarray  # (windows, 161, 50) float16 on disk, float32 in batches
+    quality: np.ndarray | None = None  # (27,) float32: models.features.voice_quality
 
 
-def _extract(path: str) -> tuple[np.ndarray, np.ndarray]:
+def _extract(path: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     inputs = voice_inputs(y=load_audio(path, sr=DEFAULT_VOICE_SPEC.sr), sr=DEFAULT_VOICE_SPEC.sr)
-    return inputs.hsf.astype(np.float32), inputs.spectrogram.astype(np.float16)
+    return inputs.hsf.astype(np.float32), inputs.spectrogram.astype(np.float16), inputs.quality
 
 
 class VoiceFeatureCache:
@@ -137,18 +138,18 @@ class VoiceFeatureCache:
                 futures = [(p, h, pool.submit(_extract, str(p))) for p, h in missing]
                 for p, h, future in futures:
                     try:
-                        hsf, spec = future.result()
+                        hsf, spec, quality = future.result()
                     except AudioDecodeError as exc:
                         raise DatasetError(f"{p}: {exc}") from exc
                     tmp = self.root / f"{h}.tmp.npz"
-                    np.savez(tmp, hsf=hsf, spectrogram=spec)
+                    np.savez(tmp, hsf=hsf, spectrogram=spec, quality=quality)
                     tmp.replace(self.root / f"{h}.npz")
                     if progress is not None:
                         progress(1)
         out = []
         for h in hashes:
             with np.load(self.root / f"{h}.npz") as data:
-                out.append(VoiceSample(data["hsf"], data["spectrogram"]))
+                out.append(VoiceSample(data["hsf"], data["spectrogram"], data["quality"]))
         return out, hashes
 
 
@@ -268,7 +269,7 @@ def read_voice_clip(
     y = _clip_samples(audio, sr)
     rate = DEFAULT_VOICE_SPEC.sr
     activity, inputs = analyse_clip(y=y, sr=rate)
-    functionals = clip_functionals(inputs.hsf) if inputs is not None else None
+    functionals = clip_functionals(inputs.hsf, inputs.quality) if inputs is not None else None
     return ClipReading(activity, y.size / rate, inputs, functionals)
 
 
@@ -357,7 +358,9 @@ class VoiceEmotionClassifier(_VoiceReader):
         return probs if self.temperature == 1.0 else apply_temperature(probs, self.temperature)
 
     def _probabilities(self, inputs, functionals: np.ndarray, history: dict | None) -> np.ndarray:
-        return self.predict_samples([VoiceSample(inputs.hsf, inputs.spectrogram)])[0]
+        return self.predict_samples([VoiceSample(inputs.hsf, inputs.spectrogram, inputs.quality)])[
+            0
+        ]
 
 
 class FunctionalsVoiceClassifier(_VoiceReader):

@@ -5,7 +5,10 @@ A clip's functionals summarise its HSF windows (:mod:`models.features.voice`, 43
 descriptors x mean/std/min/max per 515 ms window): the mean and standard deviation over the
 windows of all 172 values, and the minimum and maximum over the windows of the 43 window means.
 That is prosody (F0, energy, their spread and range), voice quality (periodicity, formants, band
-energies) and spectral shape (MFCC), computed by our own code (no openSMILE).
+energies) and spectral shape (MFCC), computed by our own code (no openSMILE). After those 430
+come the clip's 27 voice-quality descriptors (:mod:`models.features.voice_quality`: jitter,
+shimmer, HNR, formant bandwidths, spectral slope, alpha ratio, Hammarberg index, loudness and
+pitch contours, rhythm); a candidate reads the first :attr:`VoiceCandidate.width` of them.
 
 **Listener normalisation** (:func:`listener_normalised`): a listener's voice shifts every
 feature; subtracting that listener's typical values removes much of it. Only clips the listener
@@ -28,6 +31,7 @@ import numpy as np
 
 from models.calibration import apply_temperature, out_of_fold_temperature
 from models.features.voice import N_HSF, N_LLD
+from models.features.voice_quality import N_QUALITY
 
 __all__ = [
     "VoiceCandidate",
@@ -40,12 +44,15 @@ __all__ = [
     "FittedVoiceCandidate",
     "VoiceHead",
     "N_FUNCTIONALS",
+    "N_HSF_FUNCTIONALS",
     "empty_history",
     "add_to_history",
 ]
 
-#: Values of :func:`clip_functionals`.
-N_FUNCTIONALS = 2 * N_HSF + 2 * N_LLD
+#: Values of :func:`clip_functionals` from the HSF windows alone.
+N_HSF_FUNCTIONALS = 2 * N_HSF + 2 * N_LLD
+#: Values of :func:`clip_functionals`: the HSF ones, then the voice-quality descriptors.
+N_FUNCTIONALS = N_HSF_FUNCTIONALS + N_QUALITY
 #: Pseudo-count of the listener mean's shrinkage towards the training mean.
 SHRINKAGE_CLIPS = 4.0
 _C_GRID = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3)
@@ -59,6 +66,8 @@ class VoiceCandidate:
     key: str
     name: str
     listener_normalised: bool
+    width: int = N_HSF_FUNCTIONALS
+    """How many leading values of :func:`clip_functionals` it reads."""
 
 
 VOICE_CANDIDATES: dict[str, VoiceCandidate] = {
@@ -73,15 +82,26 @@ VOICE_CANDIDATES: dict[str, VoiceCandidate] = {
             "regression",
             True,
         ),
+        VoiceCandidate(
+            "quality-listener-lr",
+            "candidate: HSF clip functionals + voice-quality descriptors, listener-normalised on "
+            "earlier clips + logistic regression",
+            True,
+            N_FUNCTIONALS,
+        ),
     )
 }
 
 
-def clip_functionals(hsf: np.ndarray) -> np.ndarray:
-    """The functionals of one clip's HSF windows ``(windows, 172)``: 430 values."""
+def clip_functionals(hsf: np.ndarray, quality: np.ndarray) -> np.ndarray:
+    """One clip's :data:`N_FUNCTIONALS` values: the functionals of its HSF windows
+    ``(windows, 172)`` (430), then its voice-quality descriptors ``(27,)``."""
     hsf = np.asarray(hsf, dtype=np.float64)
     means = hsf[:, :N_LLD]
-    return np.concatenate([hsf.mean(axis=0), hsf.std(axis=0), means.min(axis=0), means.max(axis=0)])
+    return np.concatenate([
+        hsf.mean(axis=0), hsf.std(axis=0), means.min(axis=0), means.max(axis=0),
+        np.asarray(quality, dtype=np.float64),
+    ])  # fmt: skip
 
 
 def arrival_order(groups: np.ndarray, seed: int) -> np.ndarray:
@@ -133,6 +153,7 @@ def fit_voice_candidate(
     from sklearn.model_selection import GridSearchCV, StratifiedGroupKFold
     from sklearn.preprocessing import StandardScaler
 
+    x = x[:, : candidate.width]
     scaler = StandardScaler().fit(x)
     z = prepare(candidate, scaler, x, groups, position)
     inner = StratifiedGroupKFold(n_splits=_INNER_FOLDS, shuffle=True, random_state=seed)
@@ -146,8 +167,9 @@ def fit_voice_candidate(
 def prepare(
     candidate: VoiceCandidate, scaler, x: np.ndarray, groups: np.ndarray, position: np.ndarray
 ) -> np.ndarray:
-    """What the candidate's classifier reads: standardised (and listener-normalised) rows."""
-    z = scaler.transform(x)
+    """What the candidate's classifier reads: its columns of ``x``, standardised (and
+    listener-normalised)."""
+    z = scaler.transform(x[:, : candidate.width])
     return listener_normalised(z, groups, position) if candidate.listener_normalised else z
 
 
@@ -200,11 +222,13 @@ class VoiceHead:
         )
 
     def probabilities(self, functionals: np.ndarray, history: dict | None = None) -> np.ndarray:
-        """Calibrated class probabilities of one clip, given the listener's earlier clips."""
-        z = (np.asarray(functionals, np.float64) - self.mean) / self.scale
+        """Calibrated class probabilities of one clip, given the listener's earlier clips (the
+        head reads the first ``mean.size`` values of both)."""
+        width = self.mean.size
+        z = (np.asarray(functionals, np.float64)[:width] - self.mean) / self.scale
         if self.listener_normalised and valid_history(history) and history["n"] > 0:
             n = history["n"]
-            earlier = (np.asarray(history["sum"], np.float64) - n * self.mean) / self.scale
+            earlier = (np.asarray(history["sum"], np.float64)[:width] - n * self.mean) / self.scale
             z = z - earlier / (n + SHRINKAGE_CLIPS)
         logits = (z @ self.coef.T + self.intercept) / self.temperature
         exp = np.exp(logits - logits.max())

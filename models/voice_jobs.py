@@ -111,7 +111,9 @@ def evaluate_voice(
         per_fold[EGEMAPS_ROW] = []
     kinds = {EGEMAPS_ROW: "reference"} | {c.name: "candidate" for c in candidates}
     chosen: dict[str, list[str]] = {c.name: [] for c in candidates}
-    functionals = np.stack([clip_functionals(s.hsf) for s in samples]) if candidates else None
+    functionals = (
+        np.stack([clip_functionals(s.hsf, s.quality) for s in samples]) if candidates else None
+    )
     position = arrival_order(groups_arr, seed)
     oof: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {
         name: [] for name in [c.name for c in configs] + [c.name for c in candidates]
@@ -310,7 +312,7 @@ def _train_candidate(
             ),
             candidate.name, [c.corpus for c in clips],
         )  # fmt: skip
-    x = np.stack([clip_functionals(s.hsf) for s in samples])
+    x = np.stack([clip_functionals(s.hsf, s.quality) for s in samples])
     y = np.array([EMOTIONS.index(e) for e in labels])
     groups_arr = np.asarray(groups)
     position = arrival_order(groups_arr, seed)

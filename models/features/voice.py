@@ -55,6 +55,7 @@ from models.features.dsp import (
     power_spectrum,
     yin_f0,
 )
+from models.features.voice_quality import voice_quality
 
 __all__ = [
     "VoiceFeatureSpec",
@@ -129,7 +130,7 @@ class VoiceFeatureSpec:
     min_level_range_db: float = 15.0
     min_zcr_std: float = 0.08
     min_centroid_cv: float = 0.5
-    revision: int = 3
+    revision: int = 4
 
     @property
     def n_bins(self) -> int:
@@ -152,6 +153,8 @@ class VoiceInputs:
     """(n_windows, 172) float32: channel A."""
     spectrogram: np.ndarray
     """(n_windows, 161, 50) float32 log power in dB: channel B."""
+    quality: np.ndarray
+    """(27,) float32: the clip's voice-quality descriptors (:mod:`models.features.voice_quality`)."""
 
 
 @dataclass(frozen=True)
@@ -269,8 +272,9 @@ def _activity(framing: _Framing, spec: VoiceFeatureSpec) -> SpeechActivity:
 
 def _lld_matrix(
     y: np.ndarray, spec: VoiceFeatureSpec, framing: _Framing | None = None
-) -> np.ndarray:
-    """(n_frames, 43) LLDs with NaN where F0 / formants are undefined."""
+) -> tuple[np.ndarray, np.ndarray]:
+    """(n_frames, 43) LLDs with NaN where F0 / formants are undefined, and (n_frames, 3)
+    formant bandwidths (NaN where not measured)."""
     framing = framing or _framing(y, spec)
     frames, level = framing.frames, framing.level
     f0, periodicity = framing.f0, framing.periodicity
@@ -283,7 +287,7 @@ def _lld_matrix(
     # Formants are only meaningful in voiced frames; every other one (20 ms step) is enough.
     formant_frames = ~np.isnan(f0)
     formant_frames[np.arange(f0.size) % spec.formant_step_frames != 0] = False
-    formants, _ = lpc_formants(
+    formants, bandwidths = lpc_formants(
         frames,
         sr=spec.sr,
         order=spec.lpc_order,
@@ -297,7 +301,7 @@ def _lld_matrix(
     band_of_bin = (np.arange(power.shape[1]) * bin_hz // spec.band_width_hz).astype(np.int64)
     band_matrix = (band_of_bin[:, None] == np.arange(spec.n_bands)[None, :]).astype(np.float32)
     bands = 10 * np.log10(power @ band_matrix + LOG_FLOOR)
-    return np.concatenate(
+    llds = np.concatenate(
         [
             mfcc,
             deltas(mfcc, spec.delta_width),
@@ -310,6 +314,7 @@ def _lld_matrix(
         ],
         axis=1,
     )
+    return llds, bandwidths
 
 
 def _window_starts(n_frames: int, spec: VoiceFeatureSpec) -> np.ndarray:
@@ -327,7 +332,8 @@ def frame_llds(
     llds : np.ndarray [shape=(n_frames, 43), dtype=float32]
         One row per 20 ms frame, 10 ms apart.
     """
-    return np.nan_to_num(_lld_matrix(_prepare(y, sr, spec), spec), nan=0.0).astype(np.float32)
+    llds, _ = _lld_matrix(_prepare(y, sr, spec), spec)
+    return np.nan_to_num(llds, nan=0.0).astype(np.float32)
 
 
 def hsf_sequence(llds: np.ndarray, spec: VoiceFeatureSpec = DEFAULT_VOICE_SPEC) -> np.ndarray:
@@ -398,9 +404,15 @@ def voice_inputs(
 
 
 def _inputs(y: np.ndarray, framing: _Framing, spec: VoiceFeatureSpec) -> VoiceInputs:
-    llds = _lld_matrix(y, spec, framing)
+    llds, bandwidths = _lld_matrix(y, spec, framing)
+    quality = voice_quality(
+        y=y, sr=spec.sr, hop_length=spec.hop_length, frames=framing.frames, power=framing.power,
+        level=framing.level, active=framing.active, f0=framing.f0, bandwidths=bandwidths,
+    )  # fmt: skip
     return VoiceInputs(
-        hsf=hsf_sequence(llds, spec), spectrogram=_spectrogram_segments(framing.power, spec)
+        hsf=hsf_sequence(llds, spec),
+        spectrogram=_spectrogram_segments(framing.power, spec),
+        quality=quality,
     )
 
 

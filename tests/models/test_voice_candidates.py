@@ -4,10 +4,13 @@ looks at a listener's earlier clips."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from models.features.voice import N_HSF, N_LLD
+from models.features.voice_quality import N_QUALITY
 from models.voice_candidates import (
     N_FUNCTIONALS,
+    N_HSF_FUNCTIONALS,
     SHRINKAGE_CLIPS,
     VOICE_CANDIDATES,
     VoiceHead,
@@ -19,12 +22,15 @@ from models.voice_candidates import (
 )
 
 
-def test_functionals_summarise_the_windows() -> None:
-    hsf = np.random.default_rng(0).normal(size=(9, N_HSF))
-    values = clip_functionals(hsf)
-    assert values.shape == (2 * N_HSF + 2 * N_LLD,)
+def test_functionals_summarise_the_windows_then_add_the_voice_quality() -> None:
+    rng = np.random.default_rng(0)
+    hsf, quality = rng.normal(size=(9, N_HSF)), rng.normal(size=N_QUALITY)
+    values = clip_functionals(hsf, quality)
+    assert N_HSF_FUNCTIONALS == 2 * N_HSF + 2 * N_LLD
+    assert values.shape == (N_FUNCTIONALS,) == (N_HSF_FUNCTIONALS + N_QUALITY,)
     np.testing.assert_allclose(values[:N_HSF], hsf.mean(axis=0))
-    np.testing.assert_allclose(values[-N_LLD:], hsf[:, :N_LLD].max(axis=0))
+    np.testing.assert_allclose(values[N_HSF_FUNCTIONALS - N_LLD : N_HSF_FUNCTIONALS], hsf[:, :N_LLD].max(axis=0))  # fmt: skip
+    np.testing.assert_allclose(values[N_HSF_FUNCTIONALS:], quality)
 
 
 def test_normalisation_uses_only_earlier_clips_of_the_same_listener() -> None:
@@ -74,8 +80,9 @@ def test_listener_normalisation_wins_when_voices_differ_as_much_as_moods() -> No
     assert scores["functionals-listener-lr"] > scores["functionals-lr"] + 0.2
 
 
+@pytest.mark.parametrize("key", ["functionals-listener-lr", "quality-listener-lr"])
 def test_the_served_head_with_the_listener_s_history_answers_what_evaluation_measured(
-    tmp_path,
+    tmp_path, key: str
 ) -> None:
     """Serving adds each clip to the listener's history after answering; evaluation normalises
     each clip by the clips before it in its arrival order: the same numbers."""
@@ -85,8 +92,9 @@ def test_the_served_head_with_the_listener_s_history_answers_what_evaluation_mea
     x = rng.normal(size=(96, N_FUNCTIONALS)) + np.repeat(rng.normal(size=(8, 1)), 12, axis=0)
     x[np.arange(96), y] += 1.5
     position = arrival_order(groups, seed=1)
-    candidate = VOICE_CANDIDATES["functionals-listener-lr"]
+    candidate = VOICE_CANDIDATES[key]
     fitted = fit_voice_candidate(candidate, x, y, groups, position, seed=0)
+    assert fitted.scaler.mean_.size == candidate.width  # reads only its leading columns
     _, expected = fitted.probabilities(x, groups, position)
     VoiceHead.from_fitted(fitted).save(tmp_path / "head.npz")
     head = VoiceHead.load(tmp_path / "head.npz")
