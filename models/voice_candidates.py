@@ -17,10 +17,12 @@ listener's mean is estimated from the earlier clips, shrunk towards the training
 there are few: ``(sum of earlier + k * 0) / (n_earlier + k)`` in standardised units. Arrival
 order inside a listener is a seeded shuffle (a data set's file order sorts by emotion).
 
-Each candidate is ``standardise -> (listener normalisation) -> logistic regression``, with ``C``
-chosen by a grouped inner cross-validation on the training side of each outer fold, and a
-temperature fitted on that inner cross-validation's out-of-fold probabilities (strong
-regularisation leaves the regression underconfident).
+Each candidate is ``standardise -> (listener normalisation) -> a classifier``: a logistic
+regression with ``C`` chosen by a grouped inner cross-validation on the training side of each
+outer fold, or (``head="mlp"``) the average of :data:`MLP_MEMBERS` one-hidden-layer networks
+(:data:`MLP_HIDDEN` ReLU units, seeds 0, 1, 2) whose L2 penalty the inner cross-validation
+chooses; then a temperature fitted on that inner cross-validation's out-of-fold probabilities.
+Both heads are served as plain arrays (:class:`VoiceHead`), with no scikit-learn object.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
 
 from models.calibration import apply_temperature, out_of_fold_temperature
 from models.features.voice import N_HSF, N_LLD
@@ -43,6 +46,9 @@ __all__ = [
     "prepare",
     "FittedVoiceCandidate",
     "VoiceHead",
+    "MlpEnsemble",
+    "MLP_MEMBERS",
+    "MLP_HIDDEN",
     "N_FUNCTIONALS",
     "N_HSF_FUNCTIONALS",
     "empty_history",
@@ -56,7 +62,11 @@ N_FUNCTIONALS = N_HSF_FUNCTIONALS + N_QUALITY
 #: Pseudo-count of the listener mean's shrinkage towards the training mean.
 SHRINKAGE_CLIPS = 4.0
 _C_GRID = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3)
+_ALPHA_GRID = (1.0, 3.0, 10.0)
 _INNER_FOLDS = 3
+#: Networks averaged by the ``mlp`` head, and their hidden units.
+MLP_MEMBERS = 3
+MLP_HIDDEN = 128
 
 
 @dataclass(frozen=True)
@@ -68,6 +78,8 @@ class VoiceCandidate:
     listener_normalised: bool
     width: int = N_HSF_FUNCTIONALS
     """How many leading values of :func:`clip_functionals` it reads."""
+    head: str = "lr"
+    """``lr`` (logistic regression) or ``mlp`` (an average of small networks)."""
 
 
 VOICE_CANDIDATES: dict[str, VoiceCandidate] = {
@@ -89,8 +101,43 @@ VOICE_CANDIDATES: dict[str, VoiceCandidate] = {
             True,
             N_FUNCTIONALS,
         ),
+        VoiceCandidate(
+            "quality-listener-mlp",
+            "candidate: HSF clip functionals + voice-quality descriptors, listener-normalised on "
+            "earlier clips + 3 averaged one-layer networks",
+            True,
+            N_FUNCTIONALS,
+            "mlp",
+        ),
     )
 }
+
+
+class MlpEnsemble(ClassifierMixin, BaseEstimator):
+    """:data:`MLP_MEMBERS` scikit-learn ``MLPClassifier`` (one ReLU layer of
+    :data:`MLP_HIDDEN`, L2 penalty ``alpha``, seeds 0..) whose probabilities are averaged; a
+    scikit-learn estimator, so a ``GridSearchCV`` can choose ``alpha``."""
+
+    def __init__(self, alpha: float = 3.0) -> None:
+        self.alpha = alpha
+
+    def fit(self, x: np.ndarray, y: np.ndarray) -> MlpEnsemble:
+        from sklearn.neural_network import MLPClassifier
+
+        self.members_ = [
+            MLPClassifier(
+                hidden_layer_sizes=(MLP_HIDDEN,), alpha=self.alpha, max_iter=500, random_state=seed
+            ).fit(x, y)
+            for seed in range(MLP_MEMBERS)
+        ]
+        self.classes_ = self.members_[0].classes_
+        return self
+
+    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+        return np.mean([m.predict_proba(x) for m in self.members_], axis=0)
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        return self.classes_[self.predict_proba(x).argmax(axis=1)]
 
 
 def clip_functionals(hsf: np.ndarray, quality: np.ndarray) -> np.ndarray:
@@ -134,8 +181,12 @@ class FittedVoiceCandidate:
     candidate: VoiceCandidate
     scaler: object
     search: object
-    """The ``GridSearchCV`` (``best_params_`` says which ``C``)."""
+    """The ``GridSearchCV`` (``best_params_`` says which ``C`` or ``alpha``)."""
     temperature: float
+
+    def describe_choice(self) -> str:
+        """``C=0.01`` or ``alpha=3``: what the inner cross-validation chose."""
+        return " ".join(f"{k}={v:g}" for k, v in self.search.best_params_.items())
 
     def probabilities(self, x: np.ndarray, groups: np.ndarray, position: np.ndarray):
         """``(raw, calibrated)`` class probabilities of functionals ``x``."""
@@ -157,9 +208,11 @@ def fit_voice_candidate(
     scaler = StandardScaler().fit(x)
     z = prepare(candidate, scaler, x, groups, position)
     inner = StratifiedGroupKFold(n_splits=_INNER_FOLDS, shuffle=True, random_state=seed)
-    search = GridSearchCV(LogisticRegression(max_iter=5000), {"C": list(_C_GRID)}, cv=inner).fit(
-        z, y, groups=groups
-    )
+    if candidate.head == "mlp":
+        estimator, grid = MlpEnsemble(), {"alpha": list(_ALPHA_GRID)}
+    else:
+        estimator, grid = LogisticRegression(max_iter=5000), {"C": list(_C_GRID)}
+    search = GridSearchCV(estimator, grid, cv=inner).fit(z, y, groups=groups)
     temperature = out_of_fold_temperature(search.best_estimator_, z, y, groups, inner)
     return FittedVoiceCandidate(candidate, scaler, search, temperature)
 
@@ -200,7 +253,12 @@ def valid_history(history: object) -> bool:
 @dataclass(frozen=True)
 class VoiceHead:
     """A fitted voice candidate as plain arrays (``head.npz``): standardisation, listener
-    normalisation from the listener's history, logistic regression, temperature."""
+    normalisation from the listener's history, the classifier, temperature.
+
+    The classifier is a logistic regression (``coef`` ``(4, width)``, ``intercept``) or, when
+    ``hidden_weights`` is set, the average of ``k`` one-layer ReLU networks (``hidden_weights``
+    ``(k, width, h)``, ``hidden_bias`` ``(k, h)``, ``coef`` ``(k, h, 4)``, ``intercept``
+    ``(k, 4)``)."""
 
     mean: np.ndarray
     scale: np.ndarray
@@ -208,18 +266,43 @@ class VoiceHead:
     intercept: np.ndarray
     temperature: float
     listener_normalised: bool
+    hidden_weights: np.ndarray | None = None
+    hidden_bias: np.ndarray | None = None
 
     @classmethod
     def from_fitted(cls, fitted: FittedVoiceCandidate) -> VoiceHead:
-        regression = fitted.search.best_estimator_
+        classifier = fitted.search.best_estimator_
+        common = {
+            "mean": np.asarray(fitted.scaler.mean_, np.float64),
+            "scale": np.asarray(fitted.scaler.scale_, np.float64),
+            "temperature": float(fitted.temperature),
+            "listener_normalised": fitted.candidate.listener_normalised,
+        }
+        if isinstance(classifier, MlpEnsemble):
+            members = classifier.members_
+            return cls(
+                **common,
+                hidden_weights=np.stack([m.coefs_[0] for m in members]).astype(np.float64),
+                hidden_bias=np.stack([m.intercepts_[0] for m in members]).astype(np.float64),
+                coef=np.stack([m.coefs_[1] for m in members]).astype(np.float64),
+                intercept=np.stack([m.intercepts_[1] for m in members]).astype(np.float64),
+            )
         return cls(
-            mean=np.asarray(fitted.scaler.mean_, np.float64),
-            scale=np.asarray(fitted.scaler.scale_, np.float64),
-            coef=np.asarray(regression.coef_, np.float64),
-            intercept=np.asarray(regression.intercept_, np.float64),
-            temperature=float(fitted.temperature),
-            listener_normalised=fitted.candidate.listener_normalised,
+            **common,
+            coef=np.asarray(classifier.coef_, np.float64),
+            intercept=np.asarray(classifier.intercept_, np.float64),
         )
+
+    def _raw(self, z: np.ndarray) -> np.ndarray:
+        """Uncalibrated class probabilities of one prepared row ``z``."""
+        if self.hidden_weights is None:
+            logits = z @ self.coef.T + self.intercept
+            exp = np.exp(logits - logits.max())
+            return exp / exp.sum()
+        hidden = np.maximum(np.einsum("d,kdh->kh", z, self.hidden_weights) + self.hidden_bias, 0)
+        logits = np.einsum("kh,khc->kc", hidden, self.coef) + self.intercept
+        exp = np.exp(logits - logits.max(axis=1, keepdims=True))
+        return (exp / exp.sum(axis=1, keepdims=True)).mean(axis=0)
 
     def probabilities(self, functionals: np.ndarray, history: dict | None = None) -> np.ndarray:
         """Calibrated class probabilities of one clip, given the listener's earlier clips (the
@@ -230,14 +313,15 @@ class VoiceHead:
             n = history["n"]
             earlier = (np.asarray(history["sum"], np.float64)[:width] - n * self.mean) / self.scale
             z = z - earlier / (n + SHRINKAGE_CLIPS)
-        logits = (z @ self.coef.T + self.intercept) / self.temperature
-        exp = np.exp(logits - logits.max())
-        return exp / exp.sum()
+        return apply_temperature(self._raw(z)[None, :], self.temperature)[0]
 
     def save(self, path) -> None:
+        extra = {}
+        if self.hidden_weights is not None:
+            extra = {"hidden_weights": self.hidden_weights, "hidden_bias": self.hidden_bias}
         np.savez(
             path, mean=self.mean, scale=self.scale, coef=self.coef, intercept=self.intercept,
-            temperature=self.temperature, listener_normalised=self.listener_normalised,
+            temperature=self.temperature, listener_normalised=self.listener_normalised, **extra,
         )  # fmt: skip
 
     @classmethod
@@ -247,4 +331,6 @@ class VoiceHead:
                 mean=data["mean"], scale=data["scale"], coef=data["coef"],
                 intercept=data["intercept"], temperature=float(data["temperature"]),
                 listener_normalised=bool(data["listener_normalised"]),
+                hidden_weights=data["hidden_weights"] if "hidden_weights" in data else None,
+                hidden_bias=data["hidden_bias"] if "hidden_bias" in data else None,
             )  # fmt: skip

@@ -57,8 +57,9 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 #: What ``moodstream train voice`` trains unless told otherwise: the champion of the README's
-#: RAVDESS song and EmoDB evaluations (HSF functionals, listener-normalised, + LR).
-DEFAULT_VOICE_MODEL = "functionals-listener-lr"
+#: evaluations across the three speech corpora (HSF functionals + voice quality, listener-normalised,
+#: + 3 averaged one-layer networks).
+DEFAULT_VOICE_MODEL = "quality-listener-mlp"
 #: Every trainable voice model by its ``--model`` key: Table 3's rows and the candidates.
 VOICE_MODELS: dict[str, VoiceModelConfig | VoiceCandidate] = {
     **VOICE_ROWS_BY_KEY,
@@ -158,9 +159,7 @@ def evaluate_voice(
             per_fold.setdefault(candidate.name, []).append(
                 scores.record(candidate.name, test, raw.argmax(axis=1))
             )
-            chosen[candidate.name].append(
-                f"C={fitted.search.best_params_['C']:g} T={fitted.temperature:.2f}"
-            )
+            chosen[candidate.name].append(f"{fitted.describe_choice()} T={fitted.temperature:.2f}")
             oof[candidate.name].append((test, raw, calibrated))
     rows = [
         {
@@ -322,7 +321,7 @@ def _train_candidate(
     raw, _ = fitted.probabilities(x, groups_arr, position)
     hyperparameters = {
         "model": candidate.key,
-        "C": float(fitted.search.best_params_["C"]),
+        **{k: float(v) for k, v in fitted.search.best_params_.items()},
         "temperature": fitted.temperature,
         "listener_normalised": candidate.listener_normalised,
         "shrinkage_clips": SHRINKAGE_CLIPS,

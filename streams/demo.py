@@ -34,7 +34,6 @@ from streams.settings import Settings
 
 __all__ = ["run_demo"]
 
-EMOPIA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "emopia"
 SITE_PORT = 8701
 _LISTENERS = (("ana", "sad"), ("ben", "happy"), ("cleo", "angry"))
 
@@ -52,8 +51,9 @@ def _site_folder(settings: Settings) -> tuple[Path, Path, str]:
         link.parent.mkdir(exist_ok=True)
         if not link.exists():
             link.symlink_to(track)
-    if (EMOPIA / "labels.csv").exists():
-        training = EMOPIA
+    emopia = settings.shared_data / "emopia"
+    if (emopia / "labels.csv").exists():
+        training = emopia
         described = "Wesnoth's orchestral music + EMOPIA's piano clips as emotion playlists"
     else:
         training = settings.home / "demo" / "synthetic-music"

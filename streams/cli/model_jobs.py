@@ -20,9 +20,12 @@ MUSIC_MODEL_KEYS = (
 )  # fmt: skip
 #: ``--row`` keys of ``evaluate voice``: Table 3's rows, then the candidates
 #: (``models.voice_model.VOICE_ROWS_BY_KEY``, ``models.voice_candidates.VOICE_CANDIDATES``).
-VOICE_ROW_KEYS = ("crnn", "hsf-crnn", "method", "functionals-lr", "functionals-listener-lr")
+VOICE_ROW_KEYS = (
+    "crnn", "hsf-crnn", "method", "functionals-lr", "functionals-listener-lr", "quality-listener-lr",
+    "quality-listener-mlp",
+)  # fmt: skip
 #: What ``train voice`` trains by default (``models.voice_jobs.DEFAULT_VOICE_MODEL``).
-DEFAULT_VOICE_MODEL_KEY = "functionals-listener-lr"
+DEFAULT_VOICE_MODEL_KEY = "quality-listener-mlp"
 #: What ``train music`` trains by default (``models.music_jobs.DEFAULT_MUSIC_MODEL``).
 DEFAULT_MUSIC_MODEL_KEY = "embedding-stats-lr"
 

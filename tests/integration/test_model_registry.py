@@ -145,7 +145,7 @@ def test_voice_model_round_trips_and_answers_a_clip(
     assert record.feature_spec == DEFAULT_VOICE_SPEC.version and record.metrics["clips"] == 96
     assert set(record.files) == {"head.npz", "training.json"}
     params = record.hyperparameters
-    assert params["model"] == "functionals-listener-lr" and params["listener_normalised"]
+    assert params["model"] == "quality-listener-mlp" and params["listener_normalised"]
     assert record.metrics["cv_folds"] == 5 and 0 < record.metrics["cv_accuracy"] <= 1
     classifier, served = load_voice_classifier(registry, tmp_path / "models")
     assert isinstance(classifier, FunctionalsVoiceClassifier)

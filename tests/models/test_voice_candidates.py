@@ -80,7 +80,9 @@ def test_listener_normalisation_wins_when_voices_differ_as_much_as_moods() -> No
     assert scores["functionals-listener-lr"] > scores["functionals-lr"] + 0.2
 
 
-@pytest.mark.parametrize("key", ["functionals-listener-lr", "quality-listener-lr"])
+@pytest.mark.parametrize(
+    "key", ["functionals-listener-lr", "quality-listener-lr", "quality-listener-mlp"]
+)
 def test_the_served_head_with_the_listener_s_history_answers_what_evaluation_measured(
     tmp_path, key: str
 ) -> None:
