@@ -12,16 +12,16 @@ import pytest
 import pytest_asyncio
 import soundfile as sf
 
+from models.datasets.vowels import syllables
 from models.exceptions import AudioDecodeError
 from models.voice import read_voice_clip
 from streams.clip_readers import ClipReaders
 from streams.exceptions import ClipReaderCrashedError, ClipReadTimeoutError
-from tests.models.synthetic_signals import harmonic_tone
 
 
 def _wav(seconds: float = 1.5) -> bytes:
     buf = io.BytesIO()
-    sf.write(buf, harmonic_tone(180.0, sr=16_000, seconds=seconds), 16_000, format="WAV")
+    sf.write(buf, syllables(sr=16_000, seconds=seconds), 16_000, format="WAV")
     return buf.getvalue()
 
 
@@ -40,7 +40,7 @@ async def test_a_child_reads_a_clip_as_the_worker_would(readers) -> None:
     there = await readers.read(audio)
     assert there.duration_s == pytest.approx(here.duration_s)
     assert there.activity.voiced_s == pytest.approx(here.activity.voiced_s)
-    assert here.functionals is not None  # the tone is voiced: the features were computed
+    assert here.functionals is not None  # speech-like: the features were computed
     np.testing.assert_allclose(there.functionals, here.functionals, rtol=1e-5, atol=1e-6)
 
 
