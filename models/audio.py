@@ -11,7 +11,7 @@ Two decoders, each where it is fastest:
   file open an RTP socket, an ``ffconcat`` or HLS playlist open files or URLs, and a caller
   tell from the errors which files exist (issue 27); and no protocol is allowed for nested
   opens. Its Vorbis decoder is faster than libsndfile's libvorbis,
-  and decoding is a large part of the cost of a track's features (figures: README, "Speed"). Codec frames are
+  and decoding is a large part of the cost of a track's features (figures: docs/features.md). Codec frames are
   joined in FFmpeg's FIFO before numpy sees them. A WAV that libsndfile cannot read (an unusual
   codec inside) is handed to FFmpeg too.
 

@@ -47,7 +47,7 @@ __all__ = [
 ]
 
 #: What ``moodstream train music`` trains unless told otherwise: the champion of the EMOPIA
-#: evaluation in the README (musicnn embedding + 62-dim statistics + logistic regression).
+#: evaluation in docs/music-model.md (musicnn embedding + 62-dim statistics + logistic regression).
 DEFAULT_MUSIC_MODEL = "embedding-stats-lr"
 #: Every trainable music model by its ``--model`` key: Table 1's rows and the candidates.
 MUSIC_MODELS: dict[str, MusicModelConfig | Candidate] = {**ROWS_BY_KEY, **CANDIDATES}

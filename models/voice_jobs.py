@@ -56,7 +56,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: What ``moodstream train voice`` trains unless told otherwise: the champion of the README's
+#: What ``moodstream train voice`` trains unless told otherwise: the champion of docs/voice-model.md's
 #: evaluations across the three speech corpora (HSF functionals + voice quality, listener-normalised,
 #: + 3 averaged one-layer networks).
 DEFAULT_VOICE_MODEL = "quality-listener-mlp"

@@ -14,7 +14,7 @@ and padded windows are masked (a window is padding when its HSF vector is all ze
 
 The first convolution strides 2 along frequency (``freq_stride``): with stride 1 the conv alone
 dominates the cost of a segment and puts a 5 s clip over the 20 ms serving budget on one core;
-stride 2 halves it and changes accuracy within noise on the dev sets (figures: README). Without attention, segments are averaged (channel B) and the HSF LSTM's last output
+stride 2 halves it and changes accuracy within noise on the dev sets (figures: docs/voice-model.md). Without attention, segments are averaged (channel B) and the HSF LSTM's last output
 is used (channel A).
 """
 

@@ -2,7 +2,7 @@
 
 They hold on every path: the HTTP API refuses a request that breaks one (400/413, with the
 reason) before anything reaches Kafka, and the agents dead-letter a Kafka event that breaks one.
-The README's "Limits" table lists them.
+The "Limits" paragraph of docs/pipeline.md lists them.
 """
 
 from __future__ import annotations

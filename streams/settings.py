@@ -178,7 +178,7 @@ class Settings:
     """Most tracks the feature and labelling agents take at once, to analyse side by side, each
     in a thread. One by default: on 2 cores TensorFlow's own threads already keep both busy
     with one track, and 2 or 4 side by side gave no more audio-hours per hour but 0.5 GB more
-    memory (README, Throughput). More cores may differ; a 20-minute track decodes to ~100 MB."""
+    memory (docs/throughput.md). More cores may differ; a 20-minute track decodes to ~100 MB."""
 
     listener_clip_limit: int = 10
     """Clips one listener may have answered within ``listener_clip_window_s`` seconds; more are

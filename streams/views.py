@@ -450,7 +450,7 @@ def define_views(app: faust.App, tables: Tables) -> None:
             await _gate_clip(components.readers, data)
             if request_id and already_handled(tables.sessions.get(user_id), request_id):
                 # This worker holds the listener's session and answered that id already: a
-                # repeated request id is not answered again (the README's contract).
+                # repeated request id is not answered again (docs/kafka-contract.md).
                 raise RequestRefused(
                     409, f"request {request_id!r} of {user_id!r} was answered already: send a "
                     "new clip with a new request_id (or none)",

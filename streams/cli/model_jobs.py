@@ -253,7 +253,7 @@ def train() -> None:
     default=DEFAULT_MUSIC_MODEL_KEY,
     show_default=True,
     help="A Table 1 network (the paper's method: 'method', or 'method-ce' with cross-entropy) or "
-    "an embedding candidate; the default is the champion of the README's EMOPIA evaluation.",
+    "an embedding candidate; the default is the champion of docs/music-model.md.",
 )
 @store_options
 @_cv_folds_option
@@ -285,7 +285,7 @@ def train_music(
     default=DEFAULT_VOICE_MODEL_KEY,
     show_default=True,
     help="A Table 3 network (the paper's method: 'method') or an HSF-functionals candidate; "
-    "the default is the champion of the README's RAVDESS song and EmoDB evaluations.",
+    "the default is the champion of docs/voice-model.md (every real speech corpus).",
 )
 @store_options
 @_cv_folds_option

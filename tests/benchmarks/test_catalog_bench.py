@@ -1,4 +1,4 @@
-"""``moodstream bench catalog`` measures what it says (small sizes; the figures are the README's)."""
+"""``moodstream bench catalog`` measures what it says (small sizes; the figures are in docs/throughput.md)."""
 
 from __future__ import annotations
 

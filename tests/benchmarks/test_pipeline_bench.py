@@ -1,7 +1,7 @@
 """``moodstream bench pipeline``: when a clip rate holds, and what the report says.
 
 The load itself runs against a live worker in ``tests/integration/test_pipeline.py``; the
-figures are the README's."""
+figures are in docs/throughput.md."""
 
 from __future__ import annotations
 

@@ -147,7 +147,7 @@ def test_the_demo_falls_back_to_synthetic_sets_and_flags_them(tmp_path) -> None:
 
 
 def test_the_champion_must_read_every_held_out_corpus_above_the_floor() -> None:
-    """The rule the README states: the best pooled accuracy among rows at >= 35 % on each
+    """The rule docs/voice-model.md states: the best pooled accuracy among rows at >= 35 % on each
     held-out corpus; a row that wins in corpus but is near chance on one corpus is not served."""
     from models.evaluation import across_corpora, choose_champion
 

@@ -1,5 +1,5 @@
 """The speech rule's two error rates (models.speech_rule), on the project's seeded synthetic
-speech and music; the figures on the real corpora are in the README."""
+speech and music; the figures on the real corpora are in docs/voice-model.md."""
 
 from __future__ import annotations
 

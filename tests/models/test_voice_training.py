@@ -134,7 +134,7 @@ def test_evaluate_voice_across_corpora_leaves_each_corpus_out_once(
     tmp_path, synthetic_speech_dir
 ) -> None:
     """Issue 28: ``--protocol loco`` beside the pooled grouped CV, and the table of in-corpus
-    and cross-corpus figures the README quotes."""
+    and cross-corpus figures docs/voice-model.md quotes."""
     import csv
 
     speakers = sorted(

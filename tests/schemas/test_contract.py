@@ -14,7 +14,8 @@ from schemas.contract import CONTRACT, INDEX_FILE, export_contract
 from schemas.topics import TOPIC_NAMES
 from tests.schemas.samples import SAMPLE_EVENTS
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+ROOT = Path(__file__).resolve().parents[2]
+CONTRACT_PAGE = ROOT / "docs" / "kafka-contract.md"
 HISTORY = sorted((AVRO_DIR / HISTORY_DIR).glob("*.avsc"))
 
 
@@ -60,14 +61,23 @@ def test_every_topic_is_in_the_contract_once() -> None:
     assert sorted(e.topic for e in CONTRACT) == sorted(TOPIC_NAMES.values())
 
 
-def test_the_readme_contract_section_names_every_public_topic_key_and_schema() -> None:
-    text = README.read_text()
+def test_the_contract_page_names_every_public_topic_key_and_schema() -> None:
+    text = CONTRACT_PAGE.read_text()
     section = text[text.index("## Kafka contract") :]
-    section = section[: section.index("\n## ", 1)]
     for entry in CONTRACT:
         if entry.public:
             assert f"`{entry.topic}`" in section, entry.topic
             assert entry.value_schema.rsplit(".", 1)[-1] in section, entry.value_schema
+
+
+def test_the_readme_names_every_public_topic_and_its_schema_in_brief() -> None:
+    text = (ROOT / "README.md").read_text()
+    section = text[text.index("## The Kafka contract in brief") :]
+    section = section[: section.index("\n## ", 1)]
+    for entry in CONTRACT:
+        if entry.public:
+            assert f"`moodstream.{entry.topic}`" in section, entry.topic
+            assert entry.value_schema in section, entry.value_schema
 
 
 @pytest.mark.parametrize("path", HISTORY, ids=lambda p: p.stem)

@@ -54,8 +54,12 @@ def test_root_help_lists_every_command_group() -> None:
 
 
 def _documented_commands() -> set[tuple[str, ...]]:
-    """``moodstream <command> [<sub-command>]`` as the README, Makefile and profiles write it."""
-    texts = [ROOT / "README.md", ROOT / "Makefile", *sorted((ROOT / "crawler/profiles").glob("*"))]
+    """``moodstream <command> [<sub-command>]`` as the README, docs/, the Makefile and the
+    profiles write it."""
+    texts = [
+        ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")), ROOT / "Makefile",
+        *sorted((ROOT / "crawler/profiles").glob("*")),
+    ]  # fmt: skip
     found = set()
     for path in texts:
         for match in re.finditer(
