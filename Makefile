@@ -37,11 +37,13 @@ stack-down:
 stack-status:
 	$(BIN)/moodstream stack status
 
-# Style, formatting, and the package layers (pyproject.toml [tool.importlinter]).
+# Style, formatting, the package layers and stage independence (pyproject.toml [tool.importlinter]),
+# and no function in streams/ over 80 lines (.ci/check_function_length.py).
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
+	$(BIN)/python .ci/check_function_length.py streams
 
 # The whole suite: unit, agent, integration (real Kafka + MinIO), model and regression tests.
 test: install stack-up lint

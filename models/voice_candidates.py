@@ -19,9 +19,8 @@ order inside a listener is a seeded shuffle (a data set's file order sorts by em
 
 Each candidate is ``standardise -> (listener normalisation) -> a classifier``: a logistic
 regression with ``C`` chosen by a grouped inner cross-validation on the training side of each
-outer fold, or (``head="mlp"``) the average of :data:`MLP_MEMBERS` one-hidden-layer networks
-(:data:`MLP_HIDDEN` ReLU units, seeds 0, 1, 2) whose L2 penalty the inner cross-validation
-chooses; then a temperature fitted on that inner cross-validation's out-of-fold probabilities.
+outer fold, or (``head="mlp"``) the average of three one-hidden-layer networks
+(:class:`models.voice_mlp.MlpEnsemble`) whose L2 penalty the inner cross-validation chooses; then a temperature fitted on that inner cross-validation's out-of-fold probabilities.
 Both heads are served as plain arrays (:class:`VoiceHead`), with no scikit-learn object.
 """
 
@@ -30,7 +29,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin
 
 from models.calibration import apply_temperature, out_of_fold_temperature
 from models.features.voice import N_HSF, N_LLD
@@ -46,9 +44,6 @@ __all__ = [
     "prepare",
     "FittedVoiceCandidate",
     "VoiceHead",
-    "MlpEnsemble",
-    "MLP_MEMBERS",
-    "MLP_HIDDEN",
     "N_FUNCTIONALS",
     "N_HSF_FUNCTIONALS",
     "empty_history",
@@ -64,9 +59,6 @@ SHRINKAGE_CLIPS = 4.0
 _C_GRID = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3)
 _ALPHA_GRID = (1.0, 3.0, 10.0)
 _INNER_FOLDS = 3
-#: Networks averaged by the ``mlp`` head, and their hidden units.
-MLP_MEMBERS = 3
-MLP_HIDDEN = 128
 
 
 @dataclass(frozen=True)
@@ -111,33 +103,6 @@ VOICE_CANDIDATES: dict[str, VoiceCandidate] = {
         ),
     )
 }
-
-
-class MlpEnsemble(ClassifierMixin, BaseEstimator):
-    """:data:`MLP_MEMBERS` scikit-learn ``MLPClassifier`` (one ReLU layer of
-    :data:`MLP_HIDDEN`, L2 penalty ``alpha``, seeds 0..) whose probabilities are averaged; a
-    scikit-learn estimator, so a ``GridSearchCV`` can choose ``alpha``."""
-
-    def __init__(self, alpha: float = 3.0) -> None:
-        self.alpha = alpha
-
-    def fit(self, x: np.ndarray, y: np.ndarray) -> MlpEnsemble:
-        from sklearn.neural_network import MLPClassifier
-
-        self.members_ = [
-            MLPClassifier(
-                hidden_layer_sizes=(MLP_HIDDEN,), alpha=self.alpha, max_iter=500, random_state=seed
-            ).fit(x, y)
-            for seed in range(MLP_MEMBERS)
-        ]
-        self.classes_ = self.members_[0].classes_
-        return self
-
-    def predict_proba(self, x: np.ndarray) -> np.ndarray:
-        return np.mean([m.predict_proba(x) for m in self.members_], axis=0)
-
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        return self.classes_[self.predict_proba(x).argmax(axis=1)]
 
 
 def clip_functionals(hsf: np.ndarray, quality: np.ndarray) -> np.ndarray:
@@ -209,6 +174,8 @@ def fit_voice_candidate(
     z = prepare(candidate, scaler, x, groups, position)
     inner = StratifiedGroupKFold(n_splits=_INNER_FOLDS, shuffle=True, random_state=seed)
     if candidate.head == "mlp":
+        from models.voice_mlp import MlpEnsemble
+
         estimator, grid = MlpEnsemble(), {"alpha": list(_ALPHA_GRID)}
     else:
         estimator, grid = LogisticRegression(max_iter=5000), {"C": list(_C_GRID)}
@@ -278,7 +245,7 @@ class VoiceHead:
             "temperature": float(fitted.temperature),
             "listener_normalised": fitted.candidate.listener_normalised,
         }
-        if isinstance(classifier, MlpEnsemble):
+        if hasattr(classifier, "members_"):  # models.voice_mlp.MlpEnsemble
             members = classifier.members_
             return cls(
                 **common,

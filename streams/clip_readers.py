@@ -48,7 +48,8 @@ CHILD_THREAD_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NU
 def _start_child() -> None:
     for name, value in CHILD_THREAD_ENV.items():
         os.environ[name] = value
-    import models.features.voice  # noqa: F401  (the features' imports, before the first clip)
+    import models.features.voice  # noqa: F401  (what a read imports, before the first clip)
+    import models.voice_candidates  # noqa: F401
 
 
 def _ready() -> int:

@@ -29,7 +29,7 @@ import numpy as np
 from tqdm import tqdm
 
 from schemas.emotions import EMOTIONS
-from streams.demo_models import demo_data, describe_served, ensure_models
+from streams.demo_models import DemoData, demo_data, describe_served, ensure_models
 from streams.settings import Settings
 
 __all__ = ["run_demo"]
@@ -151,7 +151,6 @@ def run_demo(settings: Settings) -> None:
     """Run the whole demo against the running local stack (see the module docstring)."""
     from crawler.crawl import Crawler
     from crawler.profile import load_profile
-    from streams.client import MoodstreamClient
     from streams.topics import ensure_topics
 
     t0 = time.monotonic()
@@ -187,6 +186,15 @@ def run_demo(settings: Settings) -> None:
                 break
             time.sleep(2)
     click.echo("5/5 listeners ...")
+    latencies, steps = _play_listeners(settings, data)
+    _print_summary(settings, data, latencies, steps, time.monotonic() - t0)
+
+
+def _play_listeners(settings: Settings, data: DemoData) -> tuple[list[float], dict[str, int]]:
+    """The simulated listeners: clips through Kafka, picks, an abandon; the answers' latencies
+    (ms) and how many answers took each step of the paper's flow."""
+    from streams.client import MoodstreamClient
+
     latencies = []
     steps: dict[str, int] = {}
     with MoodstreamClient(settings) as client:
@@ -215,6 +223,18 @@ def run_demo(settings: Settings) -> None:
         click.echo(f"  {user} abandons: history cleared")
         time.sleep(1.0)
         ask(user, emotion, 7)
+    return latencies, steps
+
+
+def _print_summary(
+    settings: Settings,
+    data: DemoData,
+    latencies: list[float],
+    steps: dict[str, int],
+    took_s: float,
+) -> None:
+    """What each served model heard and how it reads corpora it did not, the catalog by emotion
+    and theme, the answers, and where the page is."""
     click.echo("\nsummary")
     voices = (
         "recorded speech of RAVDESS actors the voice model never heard"
@@ -235,7 +255,7 @@ def run_demo(settings: Settings) -> None:
     click.echo(
         f"  clip -> recommendation latency: p50 {np.percentile(latencies, 50):.0f} ms, max {max(latencies):.0f} ms"
     )
-    click.echo(f"  demo took {time.monotonic() - t0:.0f} s")
+    click.echo(f"  demo took {took_s:.0f} s")
     click.echo(
         f"\nweb page: http://127.0.0.1:{settings.web_port}/  (stays up until `moodstream stack down`)"
     )

@@ -23,6 +23,7 @@ import logging
 import math
 from collections import Counter
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import faust
@@ -314,20 +315,49 @@ class _ApiView(View):
         return self.json({"error": exc.detail}, status=exc.code)
 
 
+@dataclass(frozen=True)
+class _ViewContext:
+    """What the views share: the app's parts, the reply waiter, the bearer-token check."""
+
+    app: faust.App
+    tables: Tables
+    components: object
+    settings: object
+    waiter: ReplyWaiter
+
+    def authorise(self, request: Request) -> None:
+        if not _authorised(self.settings, request):
+            raise RequestRefused(401, "missing or wrong bearer token")
+
+
 def define_views(app: faust.App, tables: Tables) -> None:
-    """Register the HTTP views on ``app``."""
+    """Register the HTTP views on ``app``, by resource: the page, health and metrics, tracks and
+    the catalog, sessions, clips, feedback."""
     components = app.moodstream
     settings = components.settings
-    clip_codec = codec_for("VoiceClipSubmitted")
-    feedback_codec = codec_for("UserFeedback")
     waiter = ReplyWaiter(
         settings, settings.topic("recommendations"), components.dead_letters,
         refusals_topic=settings.topic("deadletters"),
     )  # fmt: skip
+    context = _ViewContext(app, tables, components, settings, waiter)
+    for define in (
+        _page_and_health_views,
+        _catalog_views,
+        _session_view,
+        _clip_view,
+        _feedback_view,
+    ):
+        define(context)
 
-    def authorise(request: Request) -> None:
-        if not _authorised(settings, request):
-            raise RequestRefused(401, "missing or wrong bearer token")
+
+def _page_and_health_views(context: _ViewContext) -> None:
+    """``/``, ``/health``, ``/metrics``."""
+    app, tables, components, waiter = (
+        context.app,
+        context.tables,
+        context.components,
+        context.waiter,
+    )
 
     @app.page("/")
     class Home(View):
@@ -383,6 +413,11 @@ def define_views(app: faust.App, tables: Tables) -> None:
                 generate_latest(metrics.REGISTRY), content_type="text/plain; version=0.0.4"
             )
 
+
+def _catalog_views(context: _ViewContext) -> None:
+    """``/api/tracks/{track_id}`` and ``/api/catalog/{emotion}``."""
+    app, tables, authorise = context.app, context.tables, context.authorise
+
     @app.page("/api/tracks/{track_id}")
     class TrackView(_ApiView):
         """One track's table entry (routed to the worker that owns its partition)."""
@@ -409,6 +444,11 @@ def define_views(app: faust.App, tables: Tables) -> None:
             }
             return self.json({"emotion": emotion, "themes": out})
 
+
+def _session_view(context: _ViewContext) -> None:
+    """``/api/users/{user_id}/session``."""
+    app, tables, authorise = context.app, context.tables, context.authorise
+
     @app.page("/api/users/{user_id}/session")
     class SessionView(_ApiView):
         """A user's session (routed to the worker that owns the user's partition)."""
@@ -428,6 +468,13 @@ def define_views(app: faust.App, tables: Tables) -> None:
                     "voice_clips": voice["n"] if voice else 0,
                 }
             )
+
+
+def _clip_view(context: _ViewContext) -> None:
+    """``/api/clips``: a clip in, the recommendation (or the worker's refusal) out."""
+    app, tables, authorise = context.app, context.tables, context.authorise
+    components, settings, waiter = context.components, context.settings, context.waiter
+    clip_codec = codec_for("VoiceClipSubmitted")
 
     @app.page("/api/clips")
     class ClipView(_ApiView):
@@ -482,6 +529,13 @@ def define_views(app: faust.App, tables: Tables) -> None:
                         status=504,
                     )
             return self.json(answer)  # each playlist entry carries its audio_url
+
+
+def _feedback_view(context: _ViewContext) -> None:
+    """``/api/feedback``."""
+    app, tables, authorise = context.app, context.tables, context.authorise
+    components, settings = context.components, context.settings
+    feedback_codec = codec_for("UserFeedback")
 
     @app.page("/api/feedback")
     class FeedbackView(_ApiView):

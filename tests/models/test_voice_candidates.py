@@ -86,10 +86,14 @@ def test_listener_normalisation_wins_when_voices_differ_as_much_as_moods() -> No
     "key", ["functionals-listener-lr", "quality-listener-lr", "quality-listener-mlp"]
 )
 def test_the_served_head_with_the_listener_s_history_answers_what_evaluation_measured(
-    tmp_path, key: str
+    tmp_path, key: str, monkeypatch
 ) -> None:
     """Serving adds each clip to the listener's history after answering; evaluation normalises
-    each clip by the clips before it in its arrival order: the same numbers."""
+    each clip by the clips before it in its arrival order: the same numbers. (The networks are
+    shrunk here, two members of 16 units and one penalty: the arithmetic is the same.)"""
+    monkeypatch.setattr("models.voice_mlp.MLP_MEMBERS", 2)
+    monkeypatch.setattr("models.voice_mlp.MLP_HIDDEN", 16)
+    monkeypatch.setattr("models.voice_candidates._ALPHA_GRID", (3.0,))
     rng = np.random.default_rng(5)
     groups = np.repeat(np.arange(8), 12).astype(str)
     y = np.tile(np.arange(4), 24)
@@ -99,6 +103,8 @@ def test_the_served_head_with_the_listener_s_history_answers_what_evaluation_mea
     candidate = VOICE_CANDIDATES[key]
     fitted = fit_voice_candidate(candidate, x, y, groups, position, seed=0)
     assert fitted.scaler.mean_.size == candidate.width  # reads only its leading columns
+    if candidate.head == "mlp":
+        assert len(fitted.search.best_estimator_.members_) == 2
     _, expected = fitted.probabilities(x, groups, position)
     VoiceHead.from_fitted(fitted).save(tmp_path / "head.npz")
     head = VoiceHead.load(tmp_path / "head.npz")
@@ -108,3 +114,19 @@ def test_the_served_head_with_the_listener_s_history_answers_what_evaluation_mea
         np.testing.assert_allclose(served, expected[i], atol=1e-9)
         history[groups[i]] = add_to_history(history.get(groups[i]), x[i])
     assert history["0"]["n"] == 12
+
+
+def test_serving_a_voice_head_imports_no_scikit_learn() -> None:
+    """Clip readers and workers load the head as arrays; scikit-learn's import (seconds on a
+    loaded machine) would count against the first clip's read deadline."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, models.voice, models.voice_candidates\n"
+        "from models.datasets.vowels import syllables\n"
+        "models.voice.read_voice_clip(syllables(sr=16000), sr=16000)\n"
+        "assert 'sklearn' not in sys.modules, 'scikit-learn was imported'\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr

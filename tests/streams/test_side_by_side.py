@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from streams.agents import _side_by_side_by_key
+from streams.stages.loops import side_by_side_by_key
 
 
 def _event(key: bytes, n: int) -> SimpleNamespace:
@@ -33,7 +33,7 @@ async def test_events_of_one_key_run_in_order_and_other_keys_run_alongside() -> 
         running -= 1
 
     events = [_event(b"a", 0), _event(b"b", 1), _event(b"a", 2), _event(b"c", 3)]
-    failures = await _side_by_side_by_key(events, focused.append, handle)
+    failures = await side_by_side_by_key(events, focused.append, handle)
     assert failures == [None] * 4
     assert most_at_once == 3  # 0, 1 and 3 at once; 2 waits for 0
     assert log.index(("end", 0)) < log.index(("start", 2))
@@ -51,7 +51,7 @@ async def test_a_failing_event_is_its_own_and_its_key_s_next_event_still_runs() 
         handled.append(event.n)
 
     events = [_event(b"a", 0), _event(b"a", 1), _event(b"b", 2)]
-    failures = await _side_by_side_by_key(events, lambda e: None, handle)
+    failures = await side_by_side_by_key(events, lambda e: None, handle)
     assert isinstance(failures[0], ValueError) and failures[1:] == [None, None]
     assert sorted(handled) == [1, 2]
 
@@ -62,4 +62,4 @@ async def test_a_cancelled_batch_is_raised_not_returned_as_an_event_error() -> N
         raise asyncio.CancelledError
 
     with pytest.raises(asyncio.CancelledError):
-        await _side_by_side_by_key([_event(b"a", 0)], lambda e: None, handle)
+        await side_by_side_by_key([_event(b"a", 0)], lambda e: None, handle)
