@@ -358,9 +358,8 @@ class VoiceEmotionClassifier(_VoiceReader):
         return probs if self.temperature == 1.0 else apply_temperature(probs, self.temperature)
 
     def _probabilities(self, inputs, functionals: np.ndarray, history: dict | None) -> np.ndarray:
-        return self.predict_samples([VoiceSample(inputs.hsf, inputs.spectrogram, inputs.quality)])[
-            0
-        ]
+        sample = VoiceSample(inputs.hsf, inputs.spectrogram, inputs.quality)
+        return self.predict_samples([sample])[0]
 
 
 class FunctionalsVoiceClassifier(_VoiceReader):

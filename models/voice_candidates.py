@@ -20,8 +20,8 @@ order inside a listener is a seeded shuffle (a data set's file order sorts by em
 Each candidate is ``standardise -> (listener normalisation) -> a classifier``: a logistic
 regression with ``C`` chosen by a grouped inner cross-validation on the training side of each
 outer fold, or (``head="mlp"``) the average of three one-hidden-layer networks
-(:class:`models.voice_mlp.MlpEnsemble`) whose L2 penalty the inner cross-validation chooses; then a temperature fitted on that inner cross-validation's out-of-fold probabilities.
-Both heads are served as plain arrays (:class:`VoiceHead`), with no scikit-learn object.
+(:class:`models.voice_mlp.MlpEnsemble`) whose L2 penalty the inner cross-validation chooses;
+then a temperature fitted on that inner cross-validation's out-of-fold probabilities. Both heads are served as plain arrays (:class:`VoiceHead`), with no scikit-learn object.
 """
 
 from __future__ import annotations

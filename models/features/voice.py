@@ -23,8 +23,8 @@ of its frame levels) less ``activity_range_db`` (40 dB), and above ``silence_dbf
 quiet speakers are heard, an inaudible hum is not. F0 and formants are computed on active frames.
 
 **Speech rule** (:func:`speech_activity`; thresholds tuned on the real corpora, see
-``models/speech_rule.py`` and the README): a frame is *voiced* when it is active and YIN finds a
-pitch. A clip holds speech when its voiced frames add up to at least 0.2 s, make up at least
+``models/speech_rule.py`` and docs/voice-model.md): a frame is *voiced* when it is active and
+YIN finds a pitch. A clip holds speech when its voiced frames add up to at least 0.2 s, make up at least
 10 % of its active frames, and the clip sounds spoken rather than played: either it pauses (its
 loud and quiet frames lie ``pause_range_db``, 30 dB, apart) or it articulates (a level range of
 at least ``min_level_range_db``, 15 dB, with the voiced/unvoiced alternation of speech: standard
