@@ -54,11 +54,15 @@ def _classifier(model_path: Path | None, kind: str):
         ), history
     if model_path is not None:
         return VoiceEmotionClassifier.load(model_path), None
-    if kind == "champion":
+    if kind == "champion":  # the served head's shape: 3 averaged networks of 128 units
+        from models.voice_mlp import MLP_HIDDEN, MLP_MEMBERS
+
+        k, h = MLP_MEMBERS, MLP_HIDDEN
         head = VoiceHead(
             mean=np.zeros(N_FUNCTIONALS), scale=np.ones(N_FUNCTIONALS),
-            coef=rng.normal(size=(4, N_FUNCTIONALS)) * 0.01, intercept=np.zeros(4),
-            temperature=0.8, listener_normalised=True,
+            hidden_weights=rng.normal(size=(k, N_FUNCTIONALS, h)) * 0.05,
+            hidden_bias=np.zeros((k, h)), coef=rng.normal(size=(k, h, 4)) * 0.05,
+            intercept=np.zeros((k, 4)), temperature=0.8, listener_normalised=True,
         )  # fmt: skip
         return FunctionalsVoiceClassifier(head, version="untrained-champion-bench"), history
     model = build_voice_model(
