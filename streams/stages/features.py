@@ -19,7 +19,7 @@ from streams import metrics
 from streams.deadletter import DeadLetterPolicy
 from streams.events import check_track_record
 from streams.pipeline_io import PipelineStore
-from streams.stages.loops import TRACK_BATCH_WAIT_S, each_batch, side_by_side_by_key
+from streams.stages.loops import each_track_batch
 from streams.tables import check_bounded
 
 __all__ = ["FeatureExtraction"]
@@ -66,10 +66,9 @@ class FeatureExtraction:
         async def extract_features(stream: faust.StreamT) -> None:
             """tracks.registered -> audio from MinIO -> segment matrix into MinIO ->
             tracks.features. Tracks are taken in batches and analysed side by side."""
-            await each_batch(
+            await each_track_batch(
                 stream, source="tracks.registered", service="extract_features",
-                size=self.batch_size, within_s=TRACK_BATCH_WAIT_S, dead_letters=self.dead_letters,
-                handle=lambda events, focus: side_by_side_by_key(events, focus, self.extract),
+                size=self.batch_size, handle=self.extract, dead_letters=self.dead_letters,
             )  # fmt: skip
 
         return {"extract_features": extract_features}

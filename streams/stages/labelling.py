@@ -21,7 +21,7 @@ from streams.deadletter import DeadLetterPolicy
 from streams.events import check_track_record
 from streams.model_hub import ModelHub
 from streams.pipeline_io import PipelineStore
-from streams.stages.loops import TRACK_BATCH_WAIT_S, each_batch, side_by_side_by_key
+from streams.stages.loops import each_track_batch
 from streams.tables import check_bounded
 from streams.theme_owner import emotion_partition
 
@@ -84,11 +84,10 @@ class Labelling:
         async def label_tracks(stream: faust.StreamT) -> None:
             """tracks.features -> emotion (music model) -> tracks.classified (the emotion's
             partition). Tracks are taken in batches and labelled side by side."""
-            await each_batch(
+            await each_track_batch(
                 stream, source="tracks.features", service="label_tracks",
-                size=self.hub.settings.track_batch_size, within_s=TRACK_BATCH_WAIT_S,
+                size=self.hub.settings.track_batch_size, handle=self.label,
                 dead_letters=self.dead_letters,
-                handle=lambda events, focus: side_by_side_by_key(events, focus, self.label),
             )  # fmt: skip
 
         return {"label_tracks": label_tracks}

@@ -25,8 +25,8 @@ from streams.limits import check_event_size, check_id
 from streams.routing import partition_for_user
 
 __all__ = [
-    "each_event", "each_batch", "focus_on", "side_by_side_by_key", "user_router",
-    "TRACK_BATCH_WAIT_S",
+    "each_event", "each_batch", "each_track_batch", "focus_on", "side_by_side_by_key",
+    "user_router", "TRACK_BATCH_WAIT_S",
 ]  # fmt: skip
 
 #: How long the track agents wait for more tracks to join a batch (ingest is not interactive).
@@ -181,3 +181,22 @@ def user_router(
         )
 
     return route
+
+
+async def each_track_batch(
+    stream: faust.StreamT,
+    *,
+    source: str,
+    service: str,
+    size: int,
+    handle: Callable[[faust.EventT], Awaitable[None]],
+    dead_letters: DeadLetterPolicy,
+) -> None:
+    """The ingest stages' loop: batches of up to ``size`` tracks (waiting at most
+    :data:`TRACK_BATCH_WAIT_S` for more), each track handled in a task of its own
+    (:func:`side_by_side_by_key`), each failure dead-lettered alone."""
+    await each_batch(
+        stream, source=source, service=service, size=size, within_s=TRACK_BATCH_WAIT_S,
+        dead_letters=dead_letters,
+        handle=lambda events, focus: side_by_side_by_key(events, focus, handle),
+    )  # fmt: skip
