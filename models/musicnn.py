@@ -2,7 +2,8 @@
 
 The musicnn 0.1.0 wheel (ISC licence, Pons and Serra 2019) ships TF1 checkpoints of CNNs trained
 to tag music: ``MSD_musicnn`` on the Million Song Dataset (50 tags, among them happy, sad,
-chill, Mellow, party) and ``MTT_musicnn`` on MagnaTagATune. Its Python code is TF1-only, so
+chill, Mellow, party) and ``MTT_musicnn`` on MagnaTagATune, and the same two tasks learnt by a
+plain VGG-style CNN (``MSD_vgg``, ``MTT_vgg``). Its Python code is TF1-only, so
 moodstream reads only its checkpoint files (``make install`` installs the wheel with
 ``--no-deps``) and runs the forward pass here. ``musicnn.extractor`` is never imported: it
 disables eager execution for the whole process at import.
@@ -18,6 +19,11 @@ timbral filters (7 x 38 and 7 x 67, 204 each, max over frequency) and temporal f
 32 x 1, 51 each, max over frequency); a mid end of three 7-frame convolutions (64 filters) with
 residual connections; a back end that max- and mean-pools over time, then a 200-unit dense
 layer (the *penultimate* embedding) and the tag logits.
+
+The VGG networks (``vgg`` in musicnn's ``models.py``, 128 filters): batch norm of the input, then
+five 3 x 3 convolutions (ReLU, batch norm) each followed by max pooling (4 x 1 stride 2, then
+2 x 2 three times, then 4 x 4), which leaves a 2 x 1 x 128 map; flattened (256 values, here the
+*penultimate*) it feeds the tag logits. They take exactly one 3 s patch of 187 frames.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ from models.exceptions import ModelsError
 
 __all__ = [
     "MUSICNN_MODELS",
+    "VGG_MODELS",
     "MUSICNN_SR",
     "PATCH_FRAMES",
     "MSD_TAGS",
@@ -45,6 +52,9 @@ __all__ = [
 ]
 
 MUSICNN_MODELS = ("MSD_musicnn", "MTT_musicnn")
+#: The wheel's VGG-style taggers of the same two tag sets (input: one 187-frame patch).
+VGG_MODELS = ("MSD_vgg", "MTT_vgg")
+_PRETRAINED = MUSICNN_MODELS + VGG_MODELS
 MUSICNN_SR = 16000
 FFT_SIZE = 512
 FFT_HOP = 256
@@ -85,8 +95,8 @@ def checkpoint_prefix(model: str) -> str:
     MusicnnUnavailableError
         The package is not installed, or has no such model.
     """
-    if model not in MUSICNN_MODELS:
-        raise MusicnnUnavailableError(f"unknown musicnn model {model!r}; one of {MUSICNN_MODELS}")
+    if model not in _PRETRAINED:
+        raise MusicnnUnavailableError(f"unknown musicnn model {model!r}; one of {_PRETRAINED}")
     spec = importlib.util.find_spec("musicnn")  # finds the package without importing it
     if spec is None or not spec.submodule_search_locations:
         raise MusicnnUnavailableError(
@@ -131,7 +141,8 @@ class MusicnnOutputs:
     """Per-patch outputs of one model."""
 
     penultimate: np.ndarray
-    """``(n, 200)``: the back end's dense layer after batch norm (musicnn's "penultimate")."""
+    """``(n, 200)``: the back end's dense layer after batch norm (musicnn's "penultimate");
+    ``(n, 256)`` for a VGG model: its last pooled map, flattened (the input of its tag layer)."""
     tags: np.ndarray
     """``(n, 50)``: tag probabilities (sigmoid of the logits)."""
 
@@ -151,7 +162,8 @@ class Musicnn:
             for name in reader.get_variable_to_shape_map()
             if "Adam" not in name and not name.endswith("_power")
         }
-        self._forward = tf.function(self._graph, reduce_retracing=True)
+        graph = self._vgg_graph if model in VGG_MODELS else self._graph
+        self._forward = tf.function(graph, reduce_retracing=True)
 
     def _bn(self, x, index: int):
         import tensorflow as tf
@@ -203,6 +215,20 @@ class Musicnn:
         penultimate = self._bn(dense, 10)
         logits = tf.matmul(penultimate, self._w["dense_1/kernel"]) + self._w["dense_1/bias"]
         return penultimate, tf.sigmoid(logits)
+
+    def _vgg_graph(self, x):
+        import tensorflow as tf
+
+        w = self._w
+        h = self._bn(tf.expand_dims(x, 3), 0)
+        pools = ((4, 1, 2, 2), (2, 2, 2, 2), (2, 2, 2, 2), (2, 2, 2, 2), (4, 4, 4, 4))
+        for layer, (pool_t, pool_f, stride_t, stride_f) in enumerate(pools, start=1):
+            conv = tf.nn.conv2d(h, w[f"{layer}CNN/kernel"], strides=1, padding="SAME")
+            h = self._bn(tf.nn.relu(conv + w[f"{layer}CNN/bias"]), layer)
+            h = tf.nn.max_pool2d(h, (pool_t, pool_f), (stride_t, stride_f), padding="VALID")
+        flat = tf.reshape(h, [tf.shape(h)[0], -1])  # (n, 2 * 1 * 128), as tf.layers.flatten
+        logits = tf.matmul(flat, w["dense/kernel"]) + w["dense/bias"]
+        return flat, tf.sigmoid(logits)
 
     def __call__(self, patches: np.ndarray) -> MusicnnOutputs:
         """Outputs for ``(n, frames, 96)`` log-mel patches."""

@@ -1,4 +1,5 @@
-"""The musicnn port: the same outputs as the wheel's own TF1 graph, patches, and the log-mel."""
+"""The musicnn port (musicnn and VGG taggers): the same outputs as the wheel's own TF1 graph,
+patches, and the log-mel."""
 
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ import numpy as np
 import pytest
 
 from models.musicnn import (
+    MUSICNN_MODELS,
     MUSICNN_SR,
     PATCH_FRAMES,
+    VGG_MODELS,
     Musicnn,
     MusicnnUnavailableError,
     checkpoint_prefix,
@@ -32,11 +35,11 @@ except MusicnnUnavailableError as exc:
 needs_musicnn = pytest.mark.skipif(MISSING is not None, reason=f"{MISSING}")
 
 
-def _reference(model: str, patches: np.ndarray, tmp_path: Path) -> dict[str, np.ndarray]:
-    """musicnn's own graph (tf.compat.v1 layers, graph mode) in a child process."""
+def _reference(models: tuple[str, ...], patches: np.ndarray, tmp_path: Path) -> dict:
+    """musicnn's own graphs (tf.compat.v1 layers, graph mode) in one child process."""
     np.save(tmp_path / "patches.npy", patches)
     subprocess.run(
-        [sys.executable, "-m", "tests.models.musicnn_reference", model,
+        [sys.executable, "-m", "tests.models.musicnn_reference", ",".join(models),
          str(tmp_path / "patches.npy"), str(tmp_path / "ref.npz")],
         check=True, cwd=ROOT, env={**os.environ, "TF_USE_LEGACY_KERAS": "1"},
         capture_output=True, timeout=300,
@@ -45,15 +48,14 @@ def _reference(model: str, patches: np.ndarray, tmp_path: Path) -> dict[str, np.
 
 
 def _assert_port_equals_reference(patches: np.ndarray, tmp_path: Path) -> None:
-    for model in ("MSD_musicnn", "MTT_musicnn"):
+    reference = _reference(MUSICNN_MODELS + VGG_MODELS, patches, tmp_path)
+    for model in MUSICNN_MODELS + VGG_MODELS:
         ours = Musicnn(model)(patches)
-        theirs = _reference(model, patches, tmp_path)
-        assert ours.penultimate.shape == (len(patches), 200) and ours.tags.shape == (
-            len(patches),
-            50,
-        )
-        np.testing.assert_allclose(ours.penultimate, theirs["penultimate"], atol=1e-4)
-        np.testing.assert_allclose(ours.tags, theirs["tags"], atol=1e-4)
+        width = 256 if model in VGG_MODELS else 200
+        assert ours.penultimate.shape == (len(patches), width)
+        assert ours.tags.shape == (len(patches), 50)
+        np.testing.assert_allclose(ours.penultimate, reference[f"{model}/penultimate"], atol=1e-4)
+        np.testing.assert_allclose(ours.tags, reference[f"{model}/tags"], atol=1e-4)
         # Each patch has its own embedding (musicnn's extractor repeats the first patch's).
         assert not np.allclose(ours.penultimate[0], ours.penultimate[-1])
 
