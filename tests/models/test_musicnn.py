@@ -131,3 +131,24 @@ def test_embedding_columns_pick_the_same_part_of_every_model_s_block() -> None:
     assert means_and_tags.size == 500 and means_and_tags[:200].tolist() == list(range(200))
     everything = embedding_columns(("penultimate_mean", "penultimate_std", "tags"))
     assert sorted(everything.tolist()) == list(range(900))
+
+
+def test_the_vgg_probe_s_columns_pick_each_part_of_both_models() -> None:
+    from models.vgg_probe import vgg_columns
+
+    assert vgg_columns(("tags",)).tolist() == [*range(768, 818), *range(1586, 1636)]
+    assert sorted(vgg_columns(("mean", "std", "max", "tags")).tolist()) == list(range(1636))
+
+
+@needs_musicnn
+def test_the_vgg_probe_embeds_a_track_as_both_models_patch_statistics() -> None:
+    from models.vgg_probe import VggProbeEmbedder, vgg_columns
+
+    y = harmonic_tone(220.0, sr=MUSICNN_SR, seconds=10.0)
+    embedder = VggProbeEmbedder()
+    vector = embedder.embed(y)
+    assert vector.shape == (1636,) and np.isfinite(vector).all()
+    patches = musicnn_patches(musicnn_log_mel(y), max_patches=16)
+    out = embedder.networks[1](patches)  # MTT_vgg
+    np.testing.assert_allclose(vector[vgg_columns(("max",))][256:], out.penultimate.max(axis=0))
+    np.testing.assert_allclose(vector[vgg_columns(("tags",))][50:], out.tags.mean(axis=0))
