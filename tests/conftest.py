@@ -121,3 +121,18 @@ def synthetic_speech_dir(tmp_path_factory):
     folder = tmp_path_factory.mktemp("synthetic-speech")
     write_synthetic_speech(folder, clips_per_voice=4, seed=5)
     return folder
+
+
+#: The xdist group of every test on the shared local stack (``make test`` runs two workers).
+STACK_GROUP = "stack"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under pytest-xdist (``make test`` runs ``-n 2 --dist loadgroup``), every test that talks
+    to the shared local stack runs on one worker, in file order, and the other worker takes the
+    rest. The stack's session fixture then lives in one process: its teardown deletes the topics
+    its run created, which would pull them from under a second process still using them."""
+    for item in items:
+        on_stack = "local_stack" in getattr(item, "fixturenames", ())
+        if on_stack or item.get_closest_marker("integration") is not None:
+            item.add_marker(pytest.mark.xdist_group(STACK_GROUP))
