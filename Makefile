@@ -47,13 +47,13 @@ lint: install
 
 # The whole suite: unit, agent, integration (real Kafka + MinIO), model and regression tests, on
 # two pytest-xdist workers: one runs every test on the shared stack (in file order; its session
-# fixtures live there), the other the rest (tests/conftest.py groups them).
+# fixtures live there), the other the rest (tests/conftest.py schedules them).
 test: install stack-up lint
-	$(BIN)/pytest -n 2 --dist loadgroup
+	$(BIN)/pytest -n 2
 
 # Without the stack: unit and agent tests only (integration tests skip with a reason).
 test-unit: install lint
-	MOODSTREAM_TEST_NO_STACK=1 $(BIN)/pytest -n 2 --dist loadgroup
+	MOODSTREAM_TEST_NO_STACK=1 $(BIN)/pytest -n 2
 
 # Speed and memory figures (quoted in the README); installs the evaluation-only extras.
 bench: install demo-deps

@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 import os
+import tempfile
 import uuid
+from pathlib import Path
 
 import pytest
 
 from streams.settings import Settings
+
+if "PYTEST_XDIST_WORKER" in os.environ:
+    # Each worker (and its children) compiles librosa's numba functions into a cache of its own:
+    # two processes writing one cache at once can leave a file the other then crashes on.
+    os.environ.setdefault(
+        "NUMBA_CACHE_DIR",
+        str(Path(tempfile.gettempdir()) / f"moodstream-numba-{os.environ['PYTEST_XDIST_WORKER']}"),
+    )
 
 
 @pytest.fixture(scope="session")
@@ -123,16 +133,45 @@ def synthetic_speech_dir(tmp_path_factory):
     return folder
 
 
-#: The xdist group of every test on the shared local stack (``make test`` runs two workers).
+#: Test modules on the shared local stack. Under pytest-xdist (``make test`` runs two workers)
+#: they all run on one worker, in file order, and the other worker takes the rest.
+STACK_MODULES = (
+    "tests/integration/",
+    "tests/deploy/test_stack.py",
+    "tests/crawler/test_crawl_integration.py",
+    "tests/benchmarks/test_features_bench.py",
+)
 STACK_GROUP = "stack"
 
 
+def _on_stack(nodeid: str) -> bool:
+    return nodeid.split("::")[0].startswith(STACK_MODULES)
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    """The stack's tests as one unit of work, every other test as its own (``make test``).
+
+    One worker then holds the stack's session fixtures (the models trained once per run, and
+    the teardown that deletes the run's topics, which would pull them from under a second
+    process still using them). xdist's own ``--dist loadgroup`` would do this with markers, but
+    it renames node ids in a way pytest 9 no longer reads.
+    """
+    from xdist.scheduler import LoadScopeScheduling
+
+    class StackGroupScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return STACK_GROUP if _on_stack(nodeid) else nodeid
+
+    return StackGroupScheduling(config, log)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Under pytest-xdist (``make test`` runs ``-n 2 --dist loadgroup``), every test that talks
-    to the shared local stack runs on one worker, in file order, and the other worker takes the
-    rest. The stack's session fixture then lives in one process: its teardown deletes the topics
-    its run created, which would pull them from under a second process still using them."""
+    """Refuse a test on the stack outside :data:`STACK_MODULES`: it would run beside the stack's
+    worker and start a second copy of its session fixtures."""
     for item in items:
-        on_stack = "local_stack" in getattr(item, "fixturenames", ())
-        if on_stack or item.get_closest_marker("integration") is not None:
-            item.add_marker(pytest.mark.xdist_group(STACK_GROUP))
+        uses_stack = "local_stack" in getattr(item, "fixturenames", ())
+        if (uses_stack or item.get_closest_marker("integration")) and not _on_stack(item.nodeid):
+            raise pytest.UsageError(
+                f"{item.nodeid} uses the local stack: add its module to STACK_MODULES in "
+                "tests/conftest.py"
+            )
