@@ -149,7 +149,8 @@ def _on_stack(nodeid: str) -> bool:
 
 
 def pytest_xdist_make_scheduler(config: pytest.Config, log):
-    """The stack's tests as one unit of work, every other test as its own (``make test``).
+    """The stack's tests as one unit of work, every other module as one (``make test``), so a
+    module-scoped fixture is made once.
 
     One worker then holds the stack's session fixtures (the models trained once per run, and
     the teardown that deletes the run's topics, which would pull them from under a second
@@ -160,7 +161,7 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log):
 
     class StackGroupScheduling(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
-            return STACK_GROUP if _on_stack(nodeid) else nodeid
+            return STACK_GROUP if _on_stack(nodeid) else super()._split_scope(nodeid)
 
     return StackGroupScheduling(config, log)
 
