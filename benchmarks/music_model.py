@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.tf_threads import pin_tensorflow_to_one_thread
 from models.inference import MusicEmotionClassifier  # first: quiets TensorFlow's C++ logging
 from models.music_model import METHOD_MSE, build_music_model
 
@@ -39,10 +40,7 @@ def run_music_bench(
     seed: int = 0,
 ) -> dict:
     """Measure single-track latency (p50/p90/p99) and throughput per batch size."""
-    import tensorflow as tf
-
-    tf.config.threading.set_intra_op_parallelism_threads(1)
-    tf.config.threading.set_inter_op_parallelism_threads(1)
+    one_thread = pin_tensorflow_to_one_thread()
     classifier = _classifier(model_path)
     rng = np.random.default_rng(seed)
     track = rng.normal(size=(TRACK_SEGMENTS, 62)).astype(np.float32)
@@ -72,7 +70,7 @@ def run_music_bench(
     return {
         "model": str(model_path) if model_path else classifier.version,
         "track_segments": TRACK_SEGMENTS,
-        "threads": 1,
+        "threads": 1 if one_thread else None,  # None: TensorFlow's defaults (see tf_threads)
         "first_call_ms": round(first_call_ms, 1),
         "latency_ms": {
             "p50": round(float(np.percentile(lat, 50)), 3),
@@ -108,14 +106,12 @@ def run_ingest_profile(
     call, for each of ``patch_counts``). Each figure is the median of ``repeats`` runs. The
     track is seeded noise; costs do not depend on the content."""
     import librosa
-    import tensorflow as tf
 
     from models.features.music import DEFAULT_SPEC, segment_features
     from models.music_embedding import MAX_PATCHES
     from models.musicnn import MUSICNN_MODELS, MUSICNN_SR, Musicnn, musicnn_log_mel, musicnn_patches
 
-    tf.config.threading.set_intra_op_parallelism_threads(1)
-    tf.config.threading.set_inter_op_parallelism_threads(1)
+    one_thread = pin_tensorflow_to_one_thread()
     y = np.random.default_rng(seed).normal(size=int(track_s * DEFAULT_SPEC.sr)).astype(np.float32)
     y *= np.float32(0.1)
     stages = {
@@ -145,7 +141,7 @@ def run_ingest_profile(
     return {
         "track_s": track_s,
         "patches": int(patches.shape[0]),
-        "threads": 1,
+        "threads": 1 if one_thread else None,  # None: TensorFlow's defaults (see tf_threads)
         "stages_ms": stages,
         "musicnn_ms_per_patch_by_patches_per_call": per_patch,
         "total_ms": round(1000 * total_s, 1),

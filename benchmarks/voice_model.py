@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from benchmarks.tf_threads import pin_tensorflow_to_one_thread
 from models.features.voice import analyse_clip
 from models.voice import VoiceEmotionClassifier
 from models.voice_model import VOICE_METHOD, build_voice_model
@@ -75,12 +76,9 @@ def run_voice_bench(
     *, model_path: Path | None = None, kind: str = "champion", repeats: int = 100
 ) -> dict:
     """p50/p90/p99 of ``classify`` on a 5 s clip, and its parts."""
-    import tensorflow as tf
-
     from models.audio import load_audio
 
-    tf.config.threading.set_intra_op_parallelism_threads(1)
-    tf.config.threading.set_inter_op_parallelism_threads(1)
+    one_thread = pin_tensorflow_to_one_thread()
     classifier, history = _classifier(model_path, kind)
     clip = _clip_bytes()
     t0 = time.perf_counter()
@@ -107,7 +105,7 @@ def run_voice_bench(
     return {
         "model": str(model_path) if model_path else classifier.version,
         "clip_seconds": 5.0,
-        "threads": 1,
+        "threads": 1 if one_thread else None,  # None: TensorFlow's defaults (see tf_threads)
         "has_speech": answer.has_speech,
         "first_call_ms": round(first_ms, 1),
         "latency_ms": {"p50": pct(total, 50), "p90": pct(total, 90), "p99": pct(total, 99)},

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from benchmarks.music_model import format_ingest_profile, run_ingest_profile
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.slow
@@ -21,3 +27,18 @@ def test_the_ingest_profile_times_every_stage_and_its_ceiling_follows_from_them(
     text = format_ingest_profile(report)
     assert "MSD_musicnn ms per patch by patches per call: 1:" in text
     assert f"at most {report['ceiling_audio_hours_per_cpu_hour']} audio-hours" in text
+
+
+def test_a_bench_after_tensorflow_has_run_says_its_threads_were_not_pinned() -> None:
+    # A fresh process, so that no earlier test has pinned or started TensorFlow's pools.
+    script = (
+        "import tensorflow as tf\n"
+        "from benchmarks.tf_threads import pin_tensorflow_to_one_thread\n"
+        "tf.reduce_sum(tf.ones(3)).numpy()\n"
+        "print(pin_tensorflow_to_one_thread(), tf.config.threading.get_intra_op_parallelism_threads())\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=ROOT,
+        timeout=120,
+    ).stdout.split()  # fmt: skip
+    assert out == ["False", "0"]  # refused, and TensorFlow keeps its defaults (0 = one per core)
