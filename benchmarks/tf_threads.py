@@ -8,9 +8,9 @@ __all__ = ["pin_tensorflow_to_one_thread"]
 def pin_tensorflow_to_one_thread() -> bool:
     """Run TensorFlow's ops on one thread; True when done.
 
-    False when TensorFlow has already run in this process (a test session that trained a model
-    first): its thread pools are then fixed, and the figures are those of its defaults. A bench
-    run from the command line starts fresh, so it is always pinned there.
+    False when TensorFlow has already run in this process with other pools (a test session that
+    trained a model first): they are then fixed, and the figures are those of its defaults. A
+    bench run from the command line starts fresh, so it is always pinned there.
     """
     import tensorflow as tf
 
