@@ -101,7 +101,7 @@ def jitter_shimmer(
     period_diffs, periods, amp_diffs, amps = [], [], [], []
     for start, stop in _runs(~np.isnan(f0)):
         segment = y[start * hop_length : stop * hop_length]
-        peaks = glottal_cycles(segment, sr / float(np.nanmedian(f0[start:stop])))
+        peaks = glottal_cycles(segment, sr / float(np.median(f0[start:stop])))  # a voiced run
         if peaks.size < 3:
             continue
         p, a = np.diff(peaks).astype(np.float64), np.abs(segment[peaks]).astype(np.float64)
