@@ -72,6 +72,9 @@ class VoiceCandidate:
     """How many leading values of :func:`clip_functionals` it reads."""
     head: str = "lr"
     """``lr`` (logistic regression) or ``mlp`` (an average of small networks)."""
+    augment: tuple[float, ...] = ()
+    """Speed factors of the copies of each training clip it also trains on
+    (:mod:`models.voice_augment`); none by default."""
 
 
 VOICE_CANDIDATES: dict[str, VoiceCandidate] = {
@@ -100,6 +103,25 @@ VOICE_CANDIDATES: dict[str, VoiceCandidate] = {
             True,
             N_FUNCTIONALS,
             "mlp",
+        ),
+        VoiceCandidate(
+            "quality-listener-lr-speed",
+            "candidate: HSF clip functionals + voice-quality descriptors, listener-normalised on "
+            "earlier clips + logistic regression, trained with 0.9x and 1.1x speed copies",
+            True,
+            N_FUNCTIONALS,
+            "lr",
+            (0.9, 1.1),
+        ),
+        VoiceCandidate(
+            "quality-listener-mlp-speed",
+            "candidate: HSF clip functionals + voice-quality descriptors, listener-normalised on "
+            "earlier clips + 3 averaged one-layer networks, trained with 0.9x and 1.1x speed "
+            "copies",
+            True,
+            N_FUNCTIONALS,
+            "mlp",
+            (0.9, 1.1),
         ),
     )
 }
@@ -161,17 +183,46 @@ class FittedVoiceCandidate:
 
 def fit_voice_candidate(
     candidate: VoiceCandidate, x: np.ndarray, y: np.ndarray, groups: np.ndarray,
-    position: np.ndarray, seed: int,
+    position: np.ndarray, seed: int, copies: dict[float, np.ndarray] | None = None,
 ) -> FittedVoiceCandidate:  # fmt: skip
     """Standardisation on ``x``, then (listener normalisation and) a logistic regression whose
-    ``C`` a grouped inner 3-fold CV chose; the temperature from the same inner folds."""
+    ``C`` a grouped inner 3-fold CV chose; the temperature from the same inner folds.
+
+    ``copies`` are the functionals of speed-perturbed copies of the same clips, by factor
+    (:class:`models.voice_augment.AugmentedFunctionalsCache`); the candidate trains on those of
+    its :attr:`VoiceCandidate.augment` factors too, each copy set a listener of its own that
+    stays in its source speaker's inner fold.
+
+    Raises
+    ------
+    ValueError
+        The candidate asks for copies that ``copies`` does not hold.
+    """
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import GridSearchCV, StratifiedGroupKFold
     from sklearn.preprocessing import StandardScaler
 
+    missing = [f for f in candidate.augment if f not in (copies or {})]
+    if missing:
+        raise ValueError(f"{candidate.key} trains on speed copies {missing}: none were given")
+    split_groups, listeners = groups, groups
+    if candidate.augment:
+        from models.voice_augment import augmentation_name
+
+        x = np.concatenate([x] + [copies[f] for f in candidate.augment])
+        y = np.concatenate([y] * (1 + len(candidate.augment)))
+        split_groups = np.concatenate([groups] * (1 + len(candidate.augment)))
+        listeners = np.concatenate(
+            [groups]
+            + [
+                np.char.add(groups.astype(str), "|" + augmentation_name(f))
+                for f in candidate.augment
+            ]
+        )
+        position = np.concatenate([position] * (1 + len(candidate.augment)))
     x = x[:, : candidate.width]
     scaler = StandardScaler().fit(x)
-    z = prepare(candidate, scaler, x, groups, position)
+    z = prepare(candidate, scaler, x, listeners, position)
     inner = StratifiedGroupKFold(n_splits=_INNER_FOLDS, shuffle=True, random_state=seed)
     if candidate.head == "mlp":
         from models.voice_mlp import MlpEnsemble
@@ -179,8 +230,8 @@ def fit_voice_candidate(
         estimator, grid = MlpEnsemble(), {"alpha": list(_ALPHA_GRID)}
     else:
         estimator, grid = LogisticRegression(max_iter=5000), {"C": list(_C_GRID)}
-    search = GridSearchCV(estimator, grid, cv=inner).fit(z, y, groups=groups)
-    temperature = out_of_fold_temperature(search.best_estimator_, z, y, groups, inner)
+    search = GridSearchCV(estimator, grid, cv=inner).fit(z, y, groups=split_groups)
+    temperature = out_of_fold_temperature(search.best_estimator_, z, y, split_groups, inner)
     return FittedVoiceCandidate(candidate, scaler, search, temperature)
 
 

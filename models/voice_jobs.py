@@ -80,6 +80,22 @@ def load_voice_set(cache_dir: Path, data: Path | Sequence[Path], group_col: str 
     return clips, samples, hashes
 
 
+def speed_copies(
+    cache_dir: Path, clips: Sequence, hashes: Sequence[str], candidates: Sequence
+) -> dict[float, np.ndarray] | None:
+    """Functionals of the speed-perturbed copies the ``candidates`` train on (None when none
+    asks for any), cached under ``cache_dir`` (:mod:`models.voice_augment`)."""
+    factors = sorted({f for c in candidates for f in getattr(c, "augment", ())})
+    if not factors:
+        return None
+    from models.voice_augment import AugmentedFunctionalsCache
+
+    with tqdm(total=len(clips), desc="speed copies", unit="clip", leave=False) as bar:
+        return AugmentedFunctionalsCache(cache_dir).functionals(
+            [c.path for c in clips], hashes, factors, progress=bar.update
+        )
+
+
 def _egemaps(paths: list[Path]) -> np.ndarray | None:
     from models.egemaps_reference import egemaps_available, egemaps_functionals
 
@@ -100,10 +116,13 @@ def evaluate_voice(
     progress=None,
     splits: list[Fold] | None = None,
     corpora: Sequence[str] | None = None,
+    copies: dict[float, np.ndarray] | None = None,
 ) -> dict:
     """Speaker-independent group-wise CV of every row (+ the eGeMAPS/SVM reference when given,
     + the ``candidates`` of :mod:`models.voice_candidates`), all on the same folds; ``splits``
-    replaces the grouped folds (leave-one-corpus-out: :func:`models.splits.corpus_folds`)."""
+    replaces the grouped folds (leave-one-corpus-out: :func:`models.splits.corpus_folds`).
+    ``copies``: functionals of speed-perturbed copies of the samples, by factor, for the
+    candidates that train on them (training sides only)."""
     y = np.array([EMOTIONS.index(e) for e in labels])
     groups_arr = np.asarray(groups)
     configs = [row.with_(**(overrides or {})) for row in rows]
@@ -151,7 +170,7 @@ def evaluate_voice(
             train, test = fold.train, fold.test
             fitted = fit_voice_candidate(
                 candidate, functionals[train], y[train], groups_arr[train], position[train],
-                seed + k,
+                seed + k, {f: c[train] for f, c in (copies or {}).items()},
             )  # fmt: skip
             raw, calibrated = fitted.probabilities(
                 functionals[test], groups_arr[test], position[test]
@@ -216,9 +235,10 @@ def run_evaluate_voice(
     """Cross-validate on ``data_dir`` (one folder, or several pooled), grouped; with
     ``protocol="loco"`` also leave-one-corpus-out (``report["loco"]``); write report.json and
     the figures into ``out_dir``."""
-    clips, samples, _ = load_voice_set(cache_dir, data_dir, group_col)
+    clips, samples, hashes = load_voice_set(cache_dir, data_dir, group_col)
     features = _egemaps([c.path for c in clips]) if reference else None
     corpora = [c.corpus for c in clips]
+    copies = speed_copies(cache_dir, clips, hashes, candidates)
 
     def run(splits) -> dict:
         with tqdm(
@@ -228,6 +248,7 @@ def run_evaluate_voice(
                 samples, [c.emotion for c in clips], [c.group for c in clips], folds=folds,
                 seed=seed, rows=rows, overrides=overrides, reference=features,
                 candidates=candidates, progress=bar.update, splits=splits, corpora=corpora,
+                copies=copies,
             )  # fmt: skip
 
     report = run(None)
@@ -267,7 +288,7 @@ def run_train_voice(
     if isinstance(model, VoiceCandidate):
         return _train_candidate(
             model, clips, samples, hashes, registry=registry, seed=seed, promote=promote,
-            out_dir=out_dir, cv_folds=cv_folds, data_dir=data_dir,
+            out_dir=out_dir, cv_folds=cv_folds, data_dir=data_dir, cache_dir=cache_dir,
         )  # fmt: skip
     config = model
     cross_validation = None
@@ -297,17 +318,19 @@ def run_train_voice(
 def _train_candidate(
     candidate: VoiceCandidate, clips: list, samples: list[VoiceSample], hashes: list[str], *,
     registry: ModelRegistry | None, seed: int, promote: bool, out_dir: Path, cv_folds: int,
-    data_dir: Path,
+    data_dir: Path, cache_dir: Path,
 ) -> tuple[ModelRecord | None, Path]:  # fmt: skip
     """Fit a functionals candidate on all clips (``C`` and temperature from grouped inner
     folds) and store it as ``head.npz``."""
     labels, groups = [c.emotion for c in clips], [c.group for c in clips]
+    copies = speed_copies(cache_dir, clips, hashes, (candidate,))
     cross_validation = None
     if cv_folds:
         cross_validation = validation_metrics(
             lambda splits: evaluate_voice(
                 samples, labels, groups, folds=cv_folds, seed=seed, rows=(),
                 candidates=(candidate,), splits=splits, corpora=[c.corpus for c in clips],
+                copies=copies,
             ),
             candidate.name, [c.corpus for c in clips],
         )  # fmt: skip
@@ -315,7 +338,7 @@ def _train_candidate(
     y = np.array([EMOTIONS.index(e) for e in labels])
     groups_arr = np.asarray(groups)
     position = arrival_order(groups_arr, seed)
-    fitted = fit_voice_candidate(candidate, x, y, groups_arr, position, seed)
+    fitted = fit_voice_candidate(candidate, x, y, groups_arr, position, seed, copies)
     head = VoiceHead.from_fitted(fitted)
     head.save(out_dir / "head.npz")
     raw, _ = fitted.probabilities(x, groups_arr, position)
@@ -325,6 +348,7 @@ def _train_candidate(
         "temperature": fitted.temperature,
         "listener_normalised": candidate.listener_normalised,
         "shrinkage_clips": SHRINKAGE_CLIPS,
+        "speed_copies": list(candidate.augment),
         "seed": seed,
     }
     record = store_trained_model(

@@ -22,7 +22,7 @@ MUSIC_MODEL_KEYS = (
 #: (``models.voice_model.VOICE_ROWS_BY_KEY``, ``models.voice_candidates.VOICE_CANDIDATES``).
 VOICE_ROW_KEYS = (
     "crnn", "hsf-crnn", "method", "functionals-lr", "functionals-listener-lr", "quality-listener-lr",
-    "quality-listener-mlp",
+    "quality-listener-mlp", "quality-listener-lr-speed", "quality-listener-mlp-speed",
 )  # fmt: skip
 #: What ``train voice`` trains by default (``models.voice_jobs.DEFAULT_VOICE_MODEL``).
 DEFAULT_VOICE_MODEL_KEY = "quality-listener-mlp"

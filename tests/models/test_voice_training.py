@@ -168,8 +168,12 @@ def test_evaluate_voice_across_corpora_leaves_each_corpus_out_once(
     assert report["champion_rule"]["rule"].startswith("best pooled grouped-CV accuracy")
 
 
+@pytest.mark.parametrize(
+    ("key", "speed_copies"),
+    [("quality-listener-lr", []), ("quality-listener-lr-speed", [0.9, 1.1])],
+)
 def test_a_model_trained_on_two_corpora_carries_its_cross_corpus_figures(
-    tmp_path, synthetic_speech_dir
+    tmp_path, synthetic_speech_dir, key: str, speed_copies: list[float]
 ) -> None:
     """Issue 28: what a served model heard, and how it reads a corpus it did not, travel with
     it (the demo's summary and /health print them). The logistic-regression candidate keeps the
@@ -186,7 +190,7 @@ def test_a_model_trained_on_two_corpora_carries_its_cross_corpus_figures(
     result = CliRunner().invoke(
         cli,
         ["train", "voice", *[a for c in corpora for a in ("--data", str(c))], "--cv-folds", "3",
-         "--model", "quality-listener-lr", "--no-push", "--out", str(out)],
+         "--model", key, "--no-push", "--out", str(out)],
         env={"MOODSTREAM_HOME": str(tmp_path / "home")}, catch_exceptions=False,
     )  # fmt: skip
     assert result.exit_code == 0, result.output
@@ -196,3 +200,7 @@ def test_a_model_trained_on_two_corpora_carries_its_cross_corpus_figures(
     assert set(metrics["cross_corpus_accuracy"]) == {"alpha_a", "beta_b"}
     assert set(metrics["cv_per_corpus"]) == {"alpha_a", "beta_b"}
     assert training["corpora"]["alpha_a"]["synthetic"] is True
+    assert training["model"] == key and training["speed_copies"] == speed_copies
+    # The speed candidate's copies are cached beside the voice inputs, two per clip.
+    cached = list((tmp_path / "home").rglob("voice-augmented/*/*.npy"))
+    assert len(cached) == 2 * 96 * bool(speed_copies)
