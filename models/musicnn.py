@@ -164,6 +164,7 @@ class Musicnn:
         }
         graph = self._vgg_graph if model in VGG_MODELS else self._graph
         self._forward = tf.function(graph, reduce_retracing=True)
+        self._forward_pooled = tf.function(self._pooled, reduce_retracing=True)
 
     def _bn(self, x, index: int):
         import tensorflow as tf
@@ -180,7 +181,8 @@ class Musicnn:
         y = tf.nn.conv2d(x, self._w[f"{name}/kernel"], strides=1, padding=padding)
         return tf.nn.relu(y + self._w[f"{name}/bias"])
 
-    def _graph(self, x):
+    def _pooled(self, x):
+        """The back end's input: max and mean over time of the mid end, ``(n, 1506)``."""
         import tensorflow as tf
 
         pad_time = [[0, 0], [3, 3], [0, 0], [0, 0]]
@@ -205,10 +207,15 @@ class Musicnn:
             layers.append(h)
         mid = tf.concat(layers, axis=2)[..., 0]  # (n, t, 753)
         # Back end: max and mean over time, interleaved per channel as musicnn flattens them.
-        pooled = tf.reshape(
+        return tf.reshape(
             tf.stack([tf.reduce_max(mid, axis=1), tf.reduce_mean(mid, axis=1)], axis=2),
             [-1, 2 * mid.shape[-1]],
         )
+
+    def _graph(self, x):
+        import tensorflow as tf
+
+        pooled = self._pooled(x)
         dense = tf.nn.relu(
             tf.matmul(self._bn(pooled, 9), self._w["dense/kernel"]) + self._w["dense/bias"]
         )
@@ -234,3 +241,29 @@ class Musicnn:
         """Outputs for ``(n, frames, 96)`` log-mel patches."""
         penultimate, tags = self._forward(np.asarray(patches, dtype=np.float32))
         return MusicnnOutputs(penultimate=penultimate.numpy(), tags=tags.numpy())
+
+    def back_end_inputs(self, patches: np.ndarray) -> np.ndarray:
+        """``(n, 1506)`` float32: what the back end reads for each patch (max and mean over time
+        of the 753 mid-end channels, interleaved per channel), the input of a head that
+        fine-tunes the back end (:meth:`back_end_weights`). musicnn models only."""
+        if self.model in VGG_MODELS:
+            raise ValueError(f"{self.model} has no musicnn back end")
+        return self._forward_pooled(np.asarray(patches, dtype=np.float32)).numpy()
+
+    def back_end_weights(self) -> dict[str, np.ndarray]:
+        """The back end's pretrained weights as arrays: ``bn_in_*`` (batch norm of the pooled
+        input: ``scale`` and ``shift`` folded from gamma, beta and the moving statistics),
+        ``dense_kernel`` ``(1506, 200)``, ``dense_bias``, then ``bn_out_*`` likewise."""
+        out = {}
+        for prefix, index in (("bn_in", 9), ("bn_out", 10)):
+            name = f"batch_normalization_{index}"
+            w = {
+                k: self._w[f"{name}/{k}"].numpy()
+                for k in ("gamma", "beta", "moving_mean", "moving_variance")
+            }
+            scale = w["gamma"] / np.sqrt(w["moving_variance"] + _BN_EPSILON)
+            out[f"{prefix}_scale"] = scale
+            out[f"{prefix}_shift"] = w["beta"] - w["moving_mean"] * scale
+        out["dense_kernel"] = self._w["dense/kernel"].numpy()
+        out["dense_bias"] = self._w["dense/bias"].numpy()
+        return out

@@ -152,3 +152,20 @@ def test_the_vgg_probe_embeds_a_track_as_both_models_patch_statistics() -> None:
     out = embedder.networks[1](patches)  # MTT_vgg
     np.testing.assert_allclose(vector[vgg_columns(("max",))][256:], out.penultimate.max(axis=0))
     np.testing.assert_allclose(vector[vgg_columns(("tags",))][50:], out.tags.mean(axis=0))
+
+
+@needs_musicnn
+@pytest.mark.parametrize("model", MUSICNN_MODELS)
+def test_the_back_end_s_inputs_and_weights_give_back_the_penultimate_layer(model: str) -> None:
+    y = harmonic_tone(220.0, sr=MUSICNN_SR, seconds=7.0) + 0.1 * band_noise(
+        2000.0, 4000.0, sr=MUSICNN_SR, seconds=7.0
+    )
+    patches = musicnn_patches(musicnn_log_mel(y))
+    network = Musicnn(model)
+    inputs, w = network.back_end_inputs(patches), network.back_end_weights()
+    assert inputs.shape == (len(patches), 1506) and w["dense_kernel"].shape == (1506, 200)
+    dense = (inputs * w["bn_in_scale"] + w["bn_in_shift"]) @ w["dense_kernel"] + w["dense_bias"]
+    penultimate = np.maximum(dense, 0.0) * w["bn_out_scale"] + w["bn_out_shift"]
+    np.testing.assert_allclose(penultimate, network(patches).penultimate, atol=1e-4)
+    with pytest.raises(ValueError, match="no musicnn back end"):
+        Musicnn(VGG_MODELS[0]).back_end_inputs(patches)
