@@ -80,16 +80,18 @@ def fit_temperature(probs: np.ndarray, y: np.ndarray) -> float:
 
 
 def out_of_fold_temperature(
-    estimator, x: np.ndarray, y: np.ndarray, groups: np.ndarray, cv
+    estimator, x: np.ndarray, y: np.ndarray, groups: np.ndarray, cv, scored: int | None = None
 ) -> float:
     """The temperature fitted on out-of-fold probabilities of ``estimator`` (an unfitted
     scikit-learn classifier, refitted per fold of ``cv``, grouped by ``groups``) on ``(x, y)``:
-    how a classifier trained on that data is calibrated without ever seeing a test fold."""
+    how a classifier trained on that data is calibrated without ever seeing a test fold.
+    With ``scored``, only the first ``scored`` rows are fitted on (the recordings as they are,
+    when augmented copies follow them)."""
     from sklearn.base import clone
     from sklearn.model_selection import cross_val_predict
 
     probs = cross_val_predict(clone(estimator), x, y, groups=groups, cv=cv, method="predict_proba")
-    return fit_temperature(probs, y)
+    return fit_temperature(probs[:scored], y[:scored])
 
 
 def plot_reliability(bins_by_row: dict[str, list[dict]], path: Path) -> None:

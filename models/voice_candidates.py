@@ -231,7 +231,10 @@ def fit_voice_candidate(
     else:
         estimator, grid = LogisticRegression(max_iter=5000), {"C": list(_C_GRID)}
     search = GridSearchCV(estimator, grid, cv=inner).fit(z, y, groups=split_groups)
-    temperature = out_of_fold_temperature(search.best_estimator_, z, y, split_groups, inner)
+    # Calibrated on the recordings only: the copies would teach it their own confidence.
+    temperature = out_of_fold_temperature(
+        search.best_estimator_, z, y, split_groups, inner, scored=len(groups)
+    )
     return FittedVoiceCandidate(candidate, scaler, search, temperature)
 
 

@@ -48,3 +48,28 @@ def test_temperature_scaling_repairs_an_overconfident_classifier() -> None:
     assert after <= 0.05
     # Scaling never changes which class wins.
     assert np.array_equal(repaired.argmax(axis=1), overconfident[held_out].argmax(axis=1))
+
+
+def test_the_out_of_fold_temperature_can_be_fitted_on_the_leading_rows_only() -> None:
+    """Training copies appended after the recordings join the folds' training but not the fit
+    of the temperature: their labels are noise here, so counting them would make the model look
+    less sure than it should be on recordings."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import GroupKFold, cross_val_predict
+
+    from models.calibration import fit_temperature, out_of_fold_temperature
+
+    rng = np.random.default_rng(4)
+    n = 200
+    y = rng.integers(0, 3, size=2 * n)
+    x = rng.normal(size=(2 * n, 5))
+    x[np.arange(n), y[:n]] += 2.0  # the recordings carry their class; the copies do not
+    groups = np.concatenate([np.arange(n) % 10] * 2)
+    cv = GroupKFold(n_splits=3)
+    estimator = LogisticRegression(max_iter=1000)
+    leading = out_of_fold_temperature(estimator, x, y, groups, cv, scored=n)
+    everything = out_of_fold_temperature(estimator, x, y, groups, cv)
+    probs = cross_val_predict(estimator, x, y, groups=groups, cv=cv, method="predict_proba")
+    assert leading == fit_temperature(probs[:n], y[:n])
+    assert everything == fit_temperature(probs, y)
+    assert leading < everything  # the noisy copies would flatten the probabilities
