@@ -15,7 +15,8 @@ as ``moodstream evaluate music``, a network that:
 - trains on random crops (8 patches drawn per track per epoch) mixed up between tracks
   (mixup, Beta(0.4, 0.4)), with early stopping on 15 % of the training groups.
 
-It prints pooled and per-corpus accuracy. Its result (docs/music-model.md) decides whether it
+It prints pooled and per-corpus accuracy of that network, of the served champion's classifier
+on the same folds, and of the two averaged. Its result (docs/music-model.md) decides whether it
 joins the served candidates.
 """
 
@@ -147,26 +148,32 @@ def _fit(model, patch_sets, stats, y, fit_rows, val_rows, rng) -> None:
     model.set_weights(best_weights)
 
 
-def cross_validate(data: list[Path], cache_dir: Path, variant: str, folds: int = 5) -> dict:
+def cross_validate(
+    data: list[Path], cache_dir: Path, variant: str, folds: int = 5, seed: int = 0
+) -> dict:
     """Pooled and per-corpus grouped-CV accuracy of the probe's network (``variant``:
-    ``finetune`` or ``frozen``), on the folds of ``moodstream evaluate music``."""
+    ``finetune`` or ``frozen``), of the served champion's classifier, and of the two averaged
+    (an ensemble of heads), on the folds of ``moodstream evaluate music``; ``seed`` offsets the
+    network's seeds (the folds stay)."""
     import keras
 
     from models.evaluation import segment_statistics
-    from models.music_jobs import load_music_set
+    from models.music_candidates import fit_candidate
+    from models.music_jobs import load_music_embeddings, load_music_set
     from models.splits import group_folds, validation_mask
     from schemas.emotions import EMOTIONS
 
     clips, matrices, hashes = load_music_set(cache_dir, data)
     patch_sets, weights = patch_inputs(clips, hashes, cache_dir)
     statistics = segment_statistics(matrices).astype(np.float32)
+    champion_inputs = np.hstack([load_music_embeddings(cache_dir, clips, hashes), statistics])
     y = np.array([EMOTIONS.index(c.emotion) for c in clips])
     groups = np.array([c.group for c in clips])
     corpora = np.array([c.corpus for c in clips])
-    predicted = np.zeros_like(y)
+    probabilities = {name: np.zeros((len(y), 4)) for name in (variant, "champion", "ensemble")}
     for k, fold in enumerate(group_folds(y, groups, folds, 0)):
-        keras.utils.set_random_seed(k)
-        rng = np.random.default_rng(k)
+        keras.utils.set_random_seed(seed + k)
+        rng = np.random.default_rng(seed + k)
         held = validation_mask(groups[fold.train], k)
         fit_rows, val_rows = fold.train[~held], fold.train[held]
         mean, std = statistics[fit_rows].mean(axis=0), statistics[fit_rows].std(axis=0) + 1e-6
@@ -174,13 +181,21 @@ def cross_validate(data: list[Path], cache_dir: Path, variant: str, folds: int =
         model = build_network(weights, trainable=variant == "finetune", n_stats=stats.shape[1])
         _fit(model, patch_sets, stats, y, fit_rows, val_rows, rng)
         test_x, test_mask = _padded([patch_sets[i] for i in fold.test])
-        probs = model.predict([test_x, test_mask, stats[fold.test]], verbose=0, batch_size=64)
-        predicted[fold.test] = probs.argmax(axis=1)
-    correct = predicted == y
-    return {
-        "pooled": float(correct.mean()),
-        **{str(c): float(correct[corpora == c].mean()) for c in np.unique(corpora)},
-    }
+        network = model.predict([test_x, test_mask, stats[fold.test]], verbose=0, batch_size=64)
+        champion = fit_candidate(
+            champion_inputs[fold.train], y[fold.train], groups[fold.train], k
+        ).predict_proba(champion_inputs[fold.test])
+        probabilities[variant][fold.test] = network
+        probabilities["champion"][fold.test] = champion
+        probabilities["ensemble"][fold.test] = (network + champion) / 2
+    results = {}
+    for name, probs in probabilities.items():
+        correct = probs.argmax(axis=1) == y
+        results[name] = {
+            "pooled": float(correct.mean()),
+            **{str(c): float(correct[corpora == c].mean()) for c in np.unique(corpora)},
+        }
+    return results
 
 
 def main() -> None:
@@ -192,11 +207,12 @@ def main() -> None:
     parser.add_argument("--data", action="append", type=Path)
     parser.add_argument("--cache", type=Path, default=Path(".moodstream/cache"))
     parser.add_argument("--variant", choices=("finetune", "frozen"), default="finetune")
+    parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     data = args.data or [shared / "emopia", shared / "q4_dev"]
-    accuracy = cross_validate(data, args.cache, args.variant)
-    figures = " ".join(f"{k} {v:.3f}" for k, v in accuracy.items())
-    sys.stdout.write(f"{args.variant}: {figures}\n")
+    for name, accuracy in cross_validate(data, args.cache, args.variant, seed=args.seed).items():
+        figures = " ".join(f"{k} {v:.3f}" for k, v in accuracy.items())
+        sys.stdout.write(f"{name} (seed {args.seed}): {figures}\n")
 
 
 if __name__ == "__main__":
