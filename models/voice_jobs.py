@@ -80,7 +80,7 @@ def load_voice_set(cache_dir: Path, data: Path | Sequence[Path], group_col: str 
     return clips, samples, hashes
 
 
-def speed_copies(
+def _speed_copies(
     cache_dir: Path, clips: Sequence, hashes: Sequence[str], candidates: Sequence
 ) -> dict[float, np.ndarray] | None:
     """Functionals of the speed-perturbed copies the ``candidates`` train on (None when none
@@ -238,7 +238,7 @@ def run_evaluate_voice(
     clips, samples, hashes = load_voice_set(cache_dir, data_dir, group_col)
     features = _egemaps([c.path for c in clips]) if reference else None
     corpora = [c.corpus for c in clips]
-    copies = speed_copies(cache_dir, clips, hashes, candidates)
+    copies = _speed_copies(cache_dir, clips, hashes, candidates)
 
     def run(splits) -> dict:
         with tqdm(
@@ -323,7 +323,7 @@ def _train_candidate(
     """Fit a functionals candidate on all clips (``C`` and temperature from grouped inner
     folds) and store it as ``head.npz``."""
     labels, groups = [c.emotion for c in clips], [c.group for c in clips]
-    copies = speed_copies(cache_dir, clips, hashes, (candidate,))
+    copies = _speed_copies(cache_dir, clips, hashes, (candidate,))
     cross_validation = None
     if cv_folds:
         cross_validation = validation_metrics(

@@ -41,6 +41,8 @@ T = TypeVar("T")
 
 logger = logging.getLogger(__name__)
 
+#: How long a fresh pool's children may take to start (spawn, imports) before clips run on it.
+STARTUP_TIMEOUT_S = 120.0
 #: A child reads one clip at a time: its native pools get one thread each.
 CHILD_THREAD_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
@@ -48,8 +50,17 @@ CHILD_THREAD_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NU
 def _start_child() -> None:
     for name, value in CHILD_THREAD_ENV.items():
         os.environ[name] = value
-    import models.features.voice  # noqa: F401  (what a read imports, before the first clip)
-    import models.voice_candidates  # noqa: F401
+    import io
+
+    import soundfile as sf
+
+    from models.datasets.vowels import syllables
+
+    # One read of a short synthetic clip: what a read imports and initialises on first use
+    # (about 0.3 s) is paid here, before the first listener's clip and its deadline.
+    buffer = io.BytesIO()
+    sf.write(buffer, syllables(sr=16_000, seconds=1.0), 16_000, format="WAV")
+    read_voice_clip(buffer.getvalue())
 
 
 def _ready() -> int:
@@ -66,10 +77,11 @@ class ClipReaders:
     """A pool of ``processes`` child processes that read clips; started on first use.
 
     Each clip has ``timeout_s`` of a reader's time: at most ``processes`` clips are handed to
-    the pool at once, so a clip's clock starts when a reader takes it, not while it queues. A
-    reader past the deadline is killed with its pool; the clip fails with
-    :class:`ClipReadTimeoutError`, and clips the killed pool held for others are read again on
-    the fresh one (once)."""
+    the pool at once, so a clip's clock starts when a reader takes it, not while it queues, nor
+    while a fresh pool's children start (spawn and imports: seconds on a loaded machine, within
+    :data:`STARTUP_TIMEOUT_S`). A reader past the deadline is killed with its pool; the clip
+    fails with :class:`ClipReadTimeoutError`, and clips the killed pool held for others are
+    read again on the fresh one (once)."""
 
     def __init__(self, processes: int, *, timeout_s: float = 10.0) -> None:
         if processes < 0:
@@ -80,6 +92,8 @@ class ClipReaders:
         self.timeout_s = timeout_s
         self._pool: ProcessPoolExecutor | None = None
         self._killed: weakref.WeakSet[ProcessPoolExecutor] = weakref.WeakSet()
+        self._started: weakref.WeakSet[ProcessPoolExecutor] = weakref.WeakSet()
+        self._starting: asyncio.Lock | None = None
         self._slots: asyncio.Semaphore | None = None
 
     def _running_pool(self) -> ProcessPoolExecutor:
@@ -96,14 +110,29 @@ class ClipReaders:
         first clips do not pay for it."""
         if self.processes == 0:
             return
-        pool = self._running_pool()
-        loop = asyncio.get_running_loop()
-        pids = await asyncio.gather(
-            *(loop.run_in_executor(pool, _ready) for _ in range(self.processes))
-        )
-        logger.info(
-            "clip readers ready: %d process(es), pids %s", self.processes, sorted(set(pids))
-        )
+        await self._ensure_started(self._running_pool())
+
+    async def _ensure_started(self, pool: ProcessPoolExecutor) -> None:
+        """Return once every child of ``pool`` has started (each answered once).
+
+        Raises ``asyncio.TimeoutError`` past :data:`STARTUP_TIMEOUT_S` and
+        ``BrokenProcessPool`` when a child died meanwhile."""
+        if self._starting is None:
+            self._starting = asyncio.Lock()
+        async with self._starting:
+            if pool in self._started:
+                return
+            loop = asyncio.get_running_loop()
+            pids = await asyncio.wait_for(
+                asyncio.gather(
+                    *(loop.run_in_executor(pool, _ready) for _ in range(self.processes))
+                ),
+                STARTUP_TIMEOUT_S,
+            )
+            self._started.add(pool)
+            logger.info(
+                "clip readers ready: %d process(es), pids %s", self.processes, sorted(set(pids))
+            )
 
     async def read(self, audio: bytes) -> ClipReading:
         """The clip's reading (:func:`models.voice.read_voice_clip`), computed in a child.
@@ -134,10 +163,18 @@ class ClipReaders:
             for attempt in range(2):
                 pool = self._running_pool()
                 try:  # a broken pool refuses at submit already
+                    await self._ensure_started(pool)  # a fresh pool's start is not the clip's
                     future = asyncio.get_running_loop().run_in_executor(pool, task, audio)
                     return await asyncio.wait_for(future, self.timeout_s)
                 except asyncio.TimeoutError:
+                    started = pool in self._started
                     self._kill(pool)
+                    if not started:
+                        raise ClipReaderCrashedError(
+                            f"the clip readers did not start within {STARTUP_TIMEOUT_S:g} s (the "
+                            "machine is overloaded or out of memory); this clip was not read: "
+                            "send it again later"
+                        ) from None
                     raise self._timed_out(audio) from None
                 except BrokenProcessPool as exc:
                     if pool in self._killed and attempt == 0:

@@ -92,6 +92,23 @@ async def test_a_reader_stuck_past_the_deadline_is_killed_and_others_go_on() -> 
 
 
 @pytest.mark.asyncio
+async def test_a_fresh_reader_s_start_does_not_count_against_a_clip_s_deadline() -> None:
+    """Spawning a reader and its imports take about a second idle, several on a loaded machine;
+    a legitimate clip must not be refused as a hang because its reader was cold (this happened
+    to the clip waiting behind a killed reader, under a loaded test run)."""
+    pool = ClipReaders(processes=1, timeout_s=0.5)  # no start(): the first clip meets a cold pool
+    try:
+        assert (await pool.read(_wav())).duration_s == pytest.approx(1.5)
+        stuck = asyncio.ensure_future(pool.run(_hang, b"hostile"))
+        waiting = asyncio.ensure_future(pool.read(_wav(1.0)))  # on the pool that replaces it
+        with pytest.raises(ClipReadTimeoutError, match="longer than 0.5 s"):
+            await stuck
+        assert (await waiting).duration_s == pytest.approx(1.0)
+    finally:
+        pool.close()
+
+
+@pytest.mark.asyncio
 async def test_the_gate_refuses_in_the_child_with_the_gate_s_words(readers) -> None:
     with pytest.raises(AudioDecodeError, match="not a container moodstream reads"):
         await readers.gate(b"#EXTM3U\n#EXTINF:10,\nhttp://127.0.0.1:9/a.ts\n")
