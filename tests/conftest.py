@@ -139,7 +139,7 @@ STACK_MODULES = (
     "tests/integration/",
     "tests/deploy/test_stack.py",
     "tests/crawler/test_crawl_integration.py",
-    "tests/benchmarks/test_features_bench.py",
+    "tests/benchmarks/test_crawl_bench.py",
 )
 STACK_GROUP = "stack"
 

@@ -142,13 +142,3 @@ def test_voice_bench_reports_the_whole_path_on_a_speech_clip() -> None:
         assert report["decode_ms_p50"] > 0 and report["features_ms_p50"] > 0
         assert report["traces"] == (1 if kind == "network" else None)
         assert f"untrained-{kind}-bench" in format_report(report)
-
-
-@pytest.mark.integration
-def test_crawl_bench_crawls_every_track_at_every_level(local_stack) -> None:
-    from benchmarks.crawl import format_report, run_crawl_bench
-
-    report = run_crawl_bench(local_stack, tracks=3, seconds=1.0, levels=(1, 4))
-    assert [r["tracks"] for r in report["by_concurrency"].values()] == [3, 3]
-    assert all(r["tracks_per_s"] > 0 for r in report["by_concurrency"].values())
-    assert "concurrency" in format_report(report)
