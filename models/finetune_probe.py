@@ -22,13 +22,13 @@ joins the served candidates.
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import numpy as np
 
 from models.audio import load_audio
 from models.musicnn import MUSICNN_MODELS, MUSICNN_SR, Musicnn, musicnn_log_mel, musicnn_patches
+from models.probe_cli import accuracy_by_corpus, probe_data, probe_parser, write_accuracy
 
 __all__ = ["CROP_PATCHES", "patch_inputs", "build_network", "cross_validate"]
 
@@ -188,31 +188,21 @@ def cross_validate(
         probabilities[variant][fold.test] = network
         probabilities["champion"][fold.test] = champion
         probabilities["ensemble"][fold.test] = (network + champion) / 2
-    results = {}
-    for name, probs in probabilities.items():
-        correct = probs.argmax(axis=1) == y
-        results[name] = {
-            "pooled": float(correct.mean()),
-            **{str(c): float(correct[corpora == c].mean()) for c in np.unique(corpora)},
-        }
-    return results
+    return {
+        name: accuracy_by_corpus(probs.argmax(axis=1) == y, corpora)
+        for name, probs in probabilities.items()
+    }
 
 
 def main() -> None:
     """The command line (see the module's docstring)."""
-    import sys
-
-    shared = Path(__file__).resolve().parents[2] / "shared" / "data"
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", action="append", type=Path)
-    parser.add_argument("--cache", type=Path, default=Path(".moodstream/cache"))
+    parser = probe_parser(__doc__.splitlines()[0])
     parser.add_argument("--variant", choices=("finetune", "frozen"), default="finetune")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    data = args.data or [shared / "emopia", shared / "q4_dev"]
-    for name, accuracy in cross_validate(data, args.cache, args.variant, seed=args.seed).items():
-        figures = " ".join(f"{k} {v:.3f}" for k, v in accuracy.items())
-        sys.stdout.write(f"{name} (seed {args.seed}): {figures}\n")
+    results = cross_validate(probe_data(args), args.cache, args.variant, seed=args.seed)
+    for name, accuracy in results.items():
+        write_accuracy(f"{name} (seed {args.seed})", accuracy)
 
 
 if __name__ == "__main__":

@@ -15,13 +15,13 @@ Its result (2026-12-06, docs/music-model.md) kept the VGG models out of the serv
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import numpy as np
 
 from models.audio import load_audio
 from models.musicnn import MUSICNN_SR, VGG_MODELS, Musicnn, musicnn_log_mel, musicnn_patches
+from models.probe_cli import accuracy_by_corpus, probe_data, probe_parser, write_accuracy
 
 __all__ = ["VGG_PARTS", "vgg_columns", "VggProbeEmbedder", "probe"]
 
@@ -94,27 +94,17 @@ def probe(data: list[Path], cache_dir: Path, parts: tuple[str, ...], folds: int 
         for k, fold in enumerate(splits):
             clf = fit_candidate(x[fold.train], y[fold.train], groups[fold.train], k)
             predicted[fold.test] = clf.predict(x[fold.test])
-        results[name] = {
-            "pooled": float(np.mean(predicted == y)),
-            **{str(c): float(np.mean((predicted == y)[corpora == c])) for c in np.unique(corpora)},
-        }
+        results[name] = accuracy_by_corpus(predicted == y, corpora)
     return results
 
 
 def main() -> None:
     """The command line (see the module's docstring)."""
-    import sys
-
-    shared = Path(__file__).resolve().parents[2] / "shared" / "data"
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", action="append", type=Path)
-    parser.add_argument("--cache", type=Path, default=Path(".moodstream/cache"))
+    parser = probe_parser(__doc__.splitlines()[0])
     parser.add_argument("--parts", default="mean,std,max,tags")
     args = parser.parse_args()
-    data = args.data or [shared / "emopia", shared / "q4_dev"]
-    for name, accuracy in probe(data, args.cache, tuple(args.parts.split(","))).items():
-        figures = " ".join(f"{k} {v:.3f}" for k, v in accuracy.items())
-        sys.stdout.write(f"{name} (VGG parts {args.parts}): {figures}\n")
+    for name, accuracy in probe(probe_data(args), args.cache, tuple(args.parts.split(","))).items():
+        write_accuracy(f"{name} (VGG parts {args.parts})", accuracy)
 
 
 if __name__ == "__main__":

@@ -55,3 +55,15 @@ def test_padded_patches_do_not_change_a_track_s_answer() -> None:
     with_padding = model.predict([padded, padded_mask, stats], verbose=0)
     np.testing.assert_allclose(plain, with_padding, atol=1e-5)
     assert np.allclose(plain.sum(axis=1), 1.0)
+
+
+def test_probe_accuracy_is_given_pooled_and_per_corpus() -> None:
+    from models.probe_cli import accuracy_by_corpus
+
+    correct = np.array([True, False, True, True, False])
+    corpora = np.array(["emopia", "emopia", "q4_dev", "q4_dev", "q4_dev"])
+    assert accuracy_by_corpus(correct, corpora) == {
+        "pooled": 0.6,
+        "emopia": 0.5,
+        "q4_dev": pytest.approx(2 / 3),
+    }
